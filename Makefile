@@ -1,0 +1,46 @@
+# The README's commands. Every target sets up what it needs (venv, pinned packages, data).
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SCALE ?=
+SEEDS ?=
+ARGS ?=
+FORCE ?= 0
+ABLATE = $(PY) -m inception_repro.ablate $(if $(SCALE),--scale $(SCALE)) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(filter 1,$(FORCE)),--force) $(if $(ARGS),-- $(ARGS))
+
+.PHONY: setup test costs ablations ablation-aux ablation-label-smoothing ablation-resolution \
+        ablation-factorization ablation-optimizer ablation-table3 notebooks lab report wandb-sync bench bench-gpu clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m ipykernel install --sys-prefix --name inception-repro --display-name "inception-repro" >/dev/null
+	@touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+costs: $(STAMP)
+	$(PY) -m inception_repro.models.cost_table
+
+ablation-aux: $(STAMP)
+	$(ABLATE) aux
+ablation-label-smoothing: $(STAMP)
+	$(ABLATE) label_smoothing
+ablation-resolution: $(STAMP)
+	$(ABLATE) resolution
+ablation-factorization: $(STAMP)
+	$(ABLATE) factorization
+ablation-optimizer: $(STAMP)
+	$(ABLATE) optimizer
+ablation-table3: $(STAMP)
+	$(ABLATE) table3
+ablations: ablation-aux ablation-label-smoothing ablation-resolution ablation-factorization ablation-optimizer ablation-table3
+
+clean:
+	rm -rf $(VENV) data .pytest_cache

@@ -1,0 +1,220 @@
+"""Run records -> one tidy table (DESIGN.md, "The path of one experiment").
+
+Reads `<results_dir>/runs/<ablation>/<variant>/seed<k>/{summary.json,metrics.csv}` or the W&B
+public API. Nothing is dropped silently: a folder whose record cannot be trusted becomes a row
+with `status == "corrupt"` and a `problem` saying why. Statistics use only `status == "complete"`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+RUN_STATUSES = ("complete", "incomplete", "failed")
+STATUSES = (*RUN_STATUSES, "corrupt")
+IDENTITY_KEYS = ("ablation", "variant", "seed")
+METRIC_KEYS = ("val_top1", "val_top5", "test_top1", "test_top5")
+NUMERIC_KEYS = (
+    *METRIC_KEYS, "val_top1_raw", "val_top5_raw", "test_top1_raw", "test_top5_raw",
+    "epochs", "wall_time_s", "train_images_per_s", "params", "macs",
+)
+SUMMARY_KEYS = (
+    "status", "ablation", "variant", "seed", "scale", *NUMERIC_KEYS, "git_commit",
+    "torch_version", "device", "started_at", "finished_at", "config_hash", "failure",
+)
+COLUMNS = (*SUMMARY_KEYS, "run_dir", "problem")
+_SEED_DIR = re.compile(r"seed(\d+)")
+_WANDB_STATE = {"finished": "complete", "running": "incomplete", "pending": "incomplete",
+                "preempted": "incomplete", "crashed": "failed", "failed": "failed",
+                "killed": "failed"}
+
+
+def find_problem(summary: Any, expected: dict[str, Any] | None = None) -> str | None:
+    """Why `summary` cannot be trusted, or None. `expected`: identity implied by the folder."""
+    if not isinstance(summary, dict):
+        return "summary.json is not a JSON object"
+    missing = [k for k in IDENTITY_KEYS if summary.get(k) in (None, "")]
+    if missing:
+        return f"summary lacks {', '.join(missing)}"
+    seed = summary["seed"]
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        return f"seed {seed!r} is not an integer"
+    for key, value in (expected or {}).items():
+        if summary[key] != value:
+            return f"summary says {key}={summary[key]!r} but the folder says {value!r}"
+    if summary.get("status") not in RUN_STATUSES:
+        return f"status {summary.get('status')!r} is not one of {', '.join(RUN_STATUSES)}"
+    if summary["status"] == "complete":
+        if not isinstance(summary.get("scale"), str) or not summary["scale"]:
+            return f"complete run has scale={summary.get('scale')!r}, not a name"
+        for key in METRIC_KEYS:
+            value = summary.get(key)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) \
+                    or not math.isfinite(value) or not 0.0 <= value <= 1.0:
+                return f"complete run has {key}={value!r}, not a fraction in [0, 1]"
+    return None
+
+
+def _row(summary: Any, run_dir: str, expected: dict[str, Any] | None = None) -> dict[str, Any]:
+    problem = find_problem(summary, expected)
+    row = dict(summary) if isinstance(summary, dict) else {}
+    if problem is not None:
+        row.update(expected or {}, status="corrupt")
+    return {**row, "run_dir": run_dir, "problem": problem}
+
+
+def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    extra = sorted({k for r in rows for k in r} - set(COLUMNS))
+    df = pd.DataFrame(rows, columns=[*COLUMNS, *extra])
+    df["seed"] = pd.to_numeric(df["seed"], errors="coerce").astype("Int64")
+    for key in NUMERIC_KEYS:
+        df[key] = pd.to_numeric(df[key], errors="coerce").astype("float64")
+    return df
+
+
+def _read_summary(run_dir: Path) -> tuple[Any, str | None]:
+    path = run_dir / "summary.json"
+    if not path.is_file():
+        return None, "summary.json missing"
+    try:
+        return json.loads(path.read_text(encoding="utf-8")), None
+    except json.JSONDecodeError as err:
+        return None, f"summary.json is not valid JSON ({err})"
+    except (OSError, UnicodeDecodeError) as err:
+        return None, f"summary.json unreadable ({type(err).__name__}: {err})"
+
+
+def _read_run(run_dir: Path) -> dict[str, Any]:
+    expected: dict[str, Any] = {"ablation": run_dir.parent.parent.name,
+                                "variant": run_dir.parent.name}
+    match = _SEED_DIR.fullmatch(run_dir.name)
+    if match is None:
+        return {**expected, "status": "corrupt", "run_dir": str(run_dir),
+                "problem": f"folder name {run_dir.name!r} is not seed<k>"}
+    expected["seed"] = int(match.group(1))
+    summary, problem = _read_summary(run_dir)
+    if problem is not None:
+        return {**expected, "status": "corrupt", "run_dir": str(run_dir), "problem": problem}
+    return _row(summary, str(run_dir), expected)
+
+
+def _subdirs(path: Path) -> list[Path]:
+    return sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def run_dirs(results_dir: str | Path) -> list[Path]:
+    """Every `runs/<ablation>/<variant>/<seed dir>` folder (hidden folders skipped)."""
+    root = Path(results_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"results directory not found: {root}")
+    runs = root / "runs"
+    if not runs.is_dir():
+        return []
+    return [s for a in _subdirs(runs) for v in _subdirs(a) for s in _subdirs(v)]
+
+
+def _filter_scale(df: pd.DataFrame, scale: str | None) -> pd.DataFrame:
+    if scale is None:
+        return df
+    return df[(df["scale"] == scale) | df["scale"].isna()].reset_index(drop=True)
+
+
+def collect_runs(results_dir: str | Path, scale: str | None = None) -> pd.DataFrame:
+    """One row per run folder: the summary.json keys + `run_dir` + `problem`.
+
+    Unreadable or inconsistent records are rows with `status="corrupt"` (identity taken from the
+    folder path). With `scale`, rows of other scales are left out; rows of unknown scale (corrupt)
+    are kept so they stay visible.
+    """
+    return _filter_scale(_frame([_read_run(d) for d in run_dirs(results_dir)]), scale)
+
+
+def collect_history(results_dir: str | Path, scale: str | None = None) -> pd.DataFrame:
+    """Every logged row of every non-corrupt run's metrics.csv, kept wide.
+
+    Columns: ablation, variant, seed, scale, status, run_dir, then the CSV's own columns (`step`,
+    `epoch`, `train/loss`, `val/top1`, ...; sparse, NaN where a row did not log a metric). Runs
+    whose metrics.csv is missing or unreadable are named in a warning.
+    """
+    runs = collect_runs(results_dir, scale)
+    runs = runs[runs["status"] != "corrupt"]
+    ids = ["ablation", "variant", "seed", "scale", "status", "run_dir"]
+    parts, unreadable = [], []
+    for run in runs[ids].itertuples(index=False):
+        try:
+            part = pd.read_csv(Path(run.run_dir) / "metrics.csv")
+        except (OSError, ValueError) as err:
+            unreadable.append(f"{run.run_dir} ({type(err).__name__})")
+            continue
+        parts.append(part.assign(**run._asdict())[ids + list(part.columns)])
+    if unreadable:
+        warnings.warn(f"no readable metrics.csv in: {'; '.join(unreadable)}", stacklevel=2)
+    if not parts:
+        return pd.DataFrame(columns=ids)
+    return pd.concat(parts, ignore_index=True)
+
+
+def _wandb_record(run: Any) -> dict[str, Any]:
+    tags = dict(re.split(r"[:=]", t, maxsplit=1) for t in (run.tags or []) if re.search(r"[:=]", t))
+    config = {k: (v.get("name") if isinstance(v, dict) else v) for k, v in dict(run.config).items()}
+    summary = {k.replace("/", "_"): v for k, v in dict(run.summary.items()).items()}
+    record = {k: v for k, v in tags.items() if k in SUMMARY_KEYS}
+    record.update({k: v for k, v in config.items() if k in SUMMARY_KEYS})
+    record.update({k: v for k, v in summary.items() if k in SUMMARY_KEYS})
+    if isinstance(record.get("seed"), str) and record["seed"].isdigit():
+        record["seed"] = int(record["seed"])
+    record.setdefault("status", _WANDB_STATE.get(getattr(run, "state", None)))
+    return record
+
+
+def collect_wandb(entity: str, project: str, api: Any = None) -> pd.DataFrame:
+    """The `collect_runs` table built from W&B runs of `entity/project`.
+
+    Fields come from run.summary (keys as in summary.json; `val/top1` is read as `val_top1`), then
+    run.config, then `key:value` tags. Without a `status` field the W&B state is mapped
+    (finished -> complete, running -> incomplete, crashed/failed/killed -> failed). `run_dir` is
+    the run's URL. Any W&B error becomes a one-line RuntimeError.
+    """
+    path = f"{entity}/{project}"
+    try:
+        if api is None:
+            import wandb
+
+            api = wandb.Api()
+        runs = list(api.runs(path))
+        rows = [_row(_wandb_record(r), str(getattr(r, "url", None) or f"wandb:{path}/{r.id}"))
+                for r in runs]
+    except Exception as err:  # the W&B client raises many types (network, auth, HTTP)
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        message = f"cannot read W&B runs of {path}: {type(err).__name__}: {first}"
+        raise RuntimeError(message) from err
+    return _frame(rows)
+
+
+def run_status_counts(df: pd.DataFrame) -> pd.DataFrame:
+    """Runs per ablation/variant and status: columns ablation, variant, complete, incomplete,
+    failed, corrupt, total (rows with unknown ablation/variant are kept, as NaN)."""
+    if df.empty:
+        return pd.DataFrame(columns=["ablation", "variant", *STATUSES, "total"])
+    counts = (
+        df.groupby(["ablation", "variant", "status"], dropna=False).size()
+        .unstack("status", fill_value=0)
+        .reindex(columns=list(STATUSES), fill_value=0)
+    )
+    counts.columns.name = None
+    counts["total"] = counts.sum(axis=1)
+    return counts.reset_index()
+
+
+def complete_runs(df: pd.DataFrame, scale: str | None = None) -> pd.DataFrame:
+    """Only the `status == "complete"` rows (optionally of one `scale`): what statistics may use."""
+    keep = df["status"] == "complete"
+    if scale is not None:
+        keep &= df["scale"] == scale
+    return df[keep].reset_index(drop=True)

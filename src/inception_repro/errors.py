@@ -1,0 +1,17 @@
+"""Errors caused by the user's setup (bad config, missing data); reported as one line, no traceback."""
+
+
+class UserError(Exception):
+    """Base class for problems the user can fix; the message says how."""
+
+
+class DatasetNotFoundError(UserError):
+    """The dataset is not where it was looked for, and could not be fetched."""
+
+
+class DatasetCorruptError(UserError):
+    """A dataset file exists but is truncated or malformed."""
+
+
+class ConfigError(UserError):
+    """An unknown key or an invalid value in the configuration; the message names the valid choices."""

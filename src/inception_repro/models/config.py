@@ -1,0 +1,112 @@
+"""The network's typed config: one field per design choice of the paper."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Literal, get_args, get_origin, get_type_hints
+
+from inception_repro.errors import ConfigError
+
+Stem = Literal["v3", "7x7"]
+Resolution = Literal[299, 151, 79]
+Aux = Literal["none", "plain", "bn"]
+Activation = Literal["relu", "linear"]
+GridReduction = Literal["efficient", "pool_first", "conv_first"]
+
+
+@dataclass(frozen=True)
+class InceptionConfig:
+    """Inception-v3 and its paper ablations; the defaults are Inception-v3 as torchvision builds it.
+
+    stem: ``v3`` is the stem of model.txt / torchvision (three 3x3 convolutions, 32-32-64, then
+        max-pool, 1x1 80, 3x3 192, max-pool). ``7x7`` is Table 3's baseline before the
+        "Factorized 7x7" row: those three 3x3 convolutions (whose receptive field is 7x7) replaced
+        by one 7x7 convolution with 64 outputs and the same stride, padded so that every later
+        grid is the same size (our reading of Table 3 and §6).
+    resolution: Table 2's receptive-field variant (§9). 299: first convolution stride 2, max-pool
+        after the first convolution block; 151: stride 1, max-pool kept; 79: stride 1, that
+        max-pool removed. All three reach (nearly) the 35x35 / 17x17 / 8x8 grids at their own
+        input size, at (almost) the same cost.
+    input_size: pixels fed to the network; defaults to ``resolution``. Smaller inputs (cpu scale)
+        keep the stem of ``resolution`` and shrink every grid; it must be at least the stem's
+        minimum (see ``models.geometry.min_input_size``).
+    aux: auxiliary classifier on the last 17x17 module (§4): ``none``; ``plain`` (its 1x1
+        convolution batch-normalized, its 768-wide "fully connected" layer not); ``bn`` (that
+        layer batch-normalized too: the paper's BN-auxiliary, Table 3; torchvision's head).
+    factorize_5x5: 35x35 modules use two 3x3 convolutions (True, §3.1 Fig. 5) or one 5x5 (False,
+        Fig. 4) in their deepest branch.
+    factorized_activation: activation after the first convolution of each factorized pair
+        (the two 3x3 of the 35x35 modules, the 1x7 + 7x1 pairs of the 17x17 modules); Fig. 2
+        compares ``relu`` against ``linear`` (batch norm kept, no ReLU).
+    asymmetric: 17x17 modules use 1x7 followed by 7x1 (True, §3.2 Fig. 6) or one full 7x7 (False).
+    grid_reduction: how the 35->17 and 17->8 reductions are built (§5): ``efficient`` (Fig. 10:
+        parallel stride-2 convolutions and pooling, concatenated), ``pool_first`` (Fig. 9 left:
+        max-pool, then the same branches at stride 1) or ``conv_first`` (Fig. 9 right: the branches
+        at stride 1 on the full grid, then max-pool). Output widths are identical.
+    width: multiplier on every layer's channel count (1.0 = the paper; cpu scale uses less).
+    num_classes, in_chans: classifier outputs and input channels (1 for grayscale data).
+    dropout: before the classifier; keep-probability 0.8 in the paper (§8, model.txt), so 0.2.
+    bn_eps: BatchNorm epsilon, 1e-3 as in torchvision and slim.
+    bn_momentum: PyTorch BatchNorm momentum (slim's decay 0.9997 is 0.0003; 0.1 suits short runs).
+    """
+
+    stem: Stem = "v3"
+    resolution: Resolution = 299
+    input_size: int | None = None
+    aux: Aux = "bn"
+    factorize_5x5: bool = True
+    factorized_activation: Activation = "relu"
+    asymmetric: bool = True
+    grid_reduction: GridReduction = "efficient"
+    width: float = 1.0
+    num_classes: int = 1000
+    in_chans: int = 3
+    dropout: float = 0.2
+    bn_eps: float = 1e-3
+    bn_momentum: float = 0.1
+
+    def __post_init__(self) -> None:
+        hints = get_type_hints(type(self))
+        for f in fields(self):
+            if get_origin(hints[f.name]) is not Literal:
+                continue
+            choices = get_args(hints[f.name])
+            value = getattr(self, f.name)
+            if value not in choices:
+                valid = ", ".join(str(c) for c in choices)
+                raise ConfigError(f"model.{f.name}={value!r} is not valid; choose one of: {valid}")
+        if not self.width > 0:
+            raise ConfigError(f"model.width={self.width} must be > 0 (1.0 is the paper's network)")
+        if self.num_classes < 1 or self.in_chans < 1:
+            raise ConfigError("model.num_classes and model.in_chans must be >= 1")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"model.dropout={self.dropout} must be in [0, 1)")
+        from inception_repro.models.geometry import min_input_size  # geometry imports this module
+
+        minimum = min_input_size(self.resolution)
+        if self.pixels < minimum:
+            raise ConfigError(
+                f"model.input_size={self.pixels} is too small for the {self.resolution} stem: "
+                f"the minimum is {minimum} px"
+            )
+
+    @property
+    def pixels(self) -> int:
+        """The input side length actually fed to the network."""
+        return self.resolution if self.input_size is None else int(self.input_size)
+
+    def channels(self, c: int) -> int:
+        """A layer's channel count under the width multiplier."""
+        return max(1, int(c * self.width + 0.5))
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "InceptionConfig":
+        """Build from a plain mapping (e.g. the ``model`` config group), naming unknown keys."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown model key(s) {unknown}; valid keys: {', '.join(sorted(known))}")
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,104 @@
+"""Provenance for everything written to results/ (DESIGN.md, "Results are data with provenance").
+
+`provenance()` says which code, command, machine and date made an output; `write_with_provenance()`
+writes an output's files atomically and a `<name>.meta.json` beside them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+
+def project_root() -> Path:
+    """The checkout holding this package (src layout), else the current directory."""
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / "pyproject.toml").is_file() else Path.cwd()
+
+
+def relative_to_root(paths: Iterable[str | Path]) -> list[str]:
+    """Sorted paths, those inside the project written relative to its root (URLs unchanged)."""
+    root = project_root().resolve()
+    out = []
+    for p in map(str, paths):
+        resolved = Path(p).resolve() if "://" not in p else None
+        inside = resolved is not None and resolved.is_relative_to(root)
+        out.append(str(resolved.relative_to(root)) if inside else p)
+    return sorted(out)
+
+
+def _git(*args: str) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=project_root(), capture_output=True, text=True, timeout=10,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip()
+
+
+def git_commit() -> str | None:
+    """`git rev-parse HEAD` of the project, or None outside a git checkout."""
+    return _git("rev-parse", "HEAD") or None
+
+
+def provenance(command: str | None = None, **extra: Any) -> dict[str, Any]:
+    """Commit, dirty flag, command (default: sys.argv), UTC date, machine, plus `extra` keys."""
+    status = _git("status", "--porcelain")
+    return {
+        "git_commit": git_commit(),
+        "git_dirty": None if status is None else bool(status),
+        "command": command if command is not None else shlex.join(sys.argv),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": {
+            "node": platform.node(),
+            "platform": platform.platform(),
+            "cpu_count": os.cpu_count(),
+            "python": platform.python_version(),
+        },
+        **extra,
+    }
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Call `write(tmp)` on a temporary sibling of `path`, then rename it onto `path`."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_with_provenance(
+    out_dir: str | Path,
+    name: str,
+    writers: Mapping[str, Callable[[Path], None]],
+    command: str | None = None,
+    **extra: Any,
+) -> dict[str, Path]:
+    """Write `<out_dir>/<name><suffix>` for each `suffix -> writer(path)` and `<name>.meta.json`.
+
+    The meta file holds `provenance(command, **extra)` plus the list of files written. Returns the
+    written paths keyed by suffix (and "meta").
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {suffix: out / f"{name}{suffix}" for suffix in writers}
+    for suffix, write in writers.items():
+        atomic_write(paths[suffix], write)
+    meta = provenance(command, **extra, outputs=[p.name for p in paths.values()])
+    paths["meta"] = out / f"{name}.meta.json"
+    text = json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n"
+    atomic_write(paths["meta"], lambda p: p.write_text(text, encoding="utf-8"))
+    return paths

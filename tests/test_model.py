@@ -1,0 +1,135 @@
+"""The network: torchvision equivalence, sizes, costs (§9 Table 2), every ablation variant, bad configs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torchvision.models import inception_v3
+
+from inception_repro.ablations import ablation_names, load_ablation
+from inception_repro.config import compose_run
+from inception_repro.errors import ConfigError
+from inception_repro.models import InceptionConfig, InceptionOutputs, build_model
+from inception_repro.models.costs import count_macs, count_params
+from inception_repro.models.geometry import grids, min_input_size
+from inception_repro.models.torchvision_compat import from_torchvision_state_dict
+
+PAPER_MACS_299 = 5.713e9  # torchvision's published figure for Inception3 (PAPER.md)
+
+
+@pytest.fixture(scope="module")
+def tv_and_ours():
+    torch.manual_seed(0)
+    tv = inception_v3(weights=None, aux_logits=True, init_weights=True, dropout=0.2)
+    for module in tv.modules():  # non-trivial running statistics so eval mode tests them too
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+    ours = build_model()
+    ours.load_state_dict(from_torchvision_state_dict(tv.state_dict()), strict=True)
+    return tv, ours
+
+
+def test_torchvision_weights_give_the_same_logits_in_eval(tv_and_ours):
+    tv, ours = tv_and_ours
+    x = torch.randn(2, 3, 299, 299)
+    with torch.no_grad():
+        expected, got = tv.eval()(x), ours.eval()(x)
+    assert got.shape == (2, 1000)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
+
+
+def test_torchvision_weights_give_the_same_main_and_aux_logits_in_train(tv_and_ours):
+    tv, ours = tv_and_ours
+    x = torch.randn(2, 3, 299, 299)
+    torch.manual_seed(1)
+    expected = tv.train()(x)
+    torch.manual_seed(1)  # same dropout mask
+    got = ours.train()(x)
+    assert isinstance(got, InceptionOutputs)
+    torch.testing.assert_close(got.logits, expected.logits, atol=1e-5, rtol=0)
+    torch.testing.assert_close(got.aux_logits, expected.aux_logits, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize(("aux", "params"), [("none", 23_834_568), ("bn", 27_161_264)])
+def test_parameter_counts_match_torchvision(aux, params):
+    assert count_params(build_model(aux=aux)) == params
+
+
+def test_costs_at_the_three_table2_resolutions():
+    macs = {r: count_macs(build_model(resolution=r, aux="none")) for r in (299, 151, 79)}
+    print(f"\nmultiply-adds per eval forward: 299: {macs[299]:.4e}, 151: {macs[151]:.4e}, 79: {macs[79]:.4e}")
+    assert abs(macs[299] / PAPER_MACS_299 - 1) < 0.01
+    assert abs(macs[151] / macs[299] - 1) < 0.01
+    assert 0.90 <= macs[79] / macs[299] < 1.0  # "slightly cheaper" (§9)
+
+
+def test_table2_stems_reach_the_paper_grids():
+    assert grids(299, 299) == (35, 17, 8)
+    assert grids(151, 151) == (35, 17, 8)
+    assert grids(79, 79)[1:] == (17, 8) and grids(79, 79).g35 in (35, 36)
+
+
+def _ablation_variants():
+    return [(name, variant) for name in ablation_names() for variant in load_ablation(name).variants]
+
+
+@pytest.mark.parametrize(("ablation", "variant"), _ablation_variants())
+def test_every_ablation_variant_trains_at_quarter_width(ablation, variant):
+    """Forward + backward at width 0.25 at the paper's input sizes (aux at 79 and 151 included)."""
+    cfg = compose_run([f"ablation={ablation}", f"variant={variant}", "scale=paper", "model.width=0.25"])
+    model = build_model(InceptionConfig.from_dict({**cfg.model, "num_classes": 10}))
+    x = torch.randn(2, 3, cfg.model.input_size, cfg.model.input_size)
+    out = model.train()(x)
+    logits, aux = (out.logits, out.aux_logits) if isinstance(out, InceptionOutputs) else (out, None)
+    assert logits.shape == (2, 10)
+    assert (aux is None) == (cfg.model.aux == "none")
+    loss = logits.square().mean() + (aux.square().mean() if aux is not None else 0)
+    loss.backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+
+
+@pytest.mark.parametrize("resolution", [151, 79])
+def test_aux_head_runs_in_training_at_small_inputs(resolution):
+    out = build_model(resolution=resolution, width=0.25, num_classes=10).train()(torch.randn(2, 3, resolution, resolution))
+    assert out.aux_logits.shape == (2, 10)
+
+
+def test_aux_head_runs_below_the_17x17_grid():
+    cfg = InceptionConfig(input_size=99, width=0.25, num_classes=10, in_chans=1)
+    assert grids(cfg.resolution, cfg.pixels).g17 < 17
+    out = build_model(cfg).train()(torch.randn(2, 1, 99, 99))
+    assert out.aux_logits.shape == (2, 10)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("aux", "deep"), ("stem", "5x5"), ("resolution", 224), ("grid_reduction", "strided"), ("factorized_activation", "tanh")],
+)
+def test_unknown_value_names_the_valid_choices(field, value):
+    with pytest.raises(ConfigError, match="choose one of") as info:
+        InceptionConfig(**{field: value})
+    assert f"model.{field}" in str(info.value)
+
+
+@pytest.mark.parametrize("resolution", [299, 151, 79])
+def test_too_small_input_names_the_minimum(resolution):
+    minimum = min_input_size(resolution)
+    InceptionConfig(resolution=resolution, input_size=minimum)
+    with pytest.raises(ConfigError, match=f"minimum is {minimum} px"):
+        InceptionConfig(resolution=resolution, input_size=minimum - 1)
+
+
+def test_minimum_matches_torchvision_at_299():
+    assert min_input_size(299) == 75  # torchvision rejects smaller inputs for its stem
+
+
+@pytest.mark.parametrize("width", [0, -0.5])
+def test_non_positive_width_is_rejected(width):
+    with pytest.raises(ConfigError, match="width"):
+        InceptionConfig(width=width)
+
+
+def test_unknown_model_key_names_the_valid_keys():
+    with pytest.raises(ConfigError, match="valid keys"):
+        InceptionConfig.from_dict({"depth": 3})
