@@ -44,3 +44,7 @@ ablations: ablation-aux ablation-label-smoothing ablation-resolution ablation-fa
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
+
+wandb-sync: $(STAMP)
+	@shopt -s nullglob; runs=(results/runs/*/*/seed*/wandb/offline-run-*); \
+	if [ $${#runs[@]} -eq 0 ]; then echo "no offline W&B runs under results/runs"; else $(VENV)/bin/wandb sync "$${runs[@]}"; fi

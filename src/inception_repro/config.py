@@ -11,6 +11,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from inception_repro.ablations import load_ablation
 from inception_repro.errors import ConfigError
+from inception_repro.models.config import InceptionConfig
 from inception_repro.paths import CONFIG_DIR
 
 SCALES = ("cpu", "gpu", "paper")
@@ -58,8 +59,10 @@ def compose_run(overrides: list[str] | None = None) -> DictConfig:
     if first.ablation != ADHOC:
         variant_overrides = load_ablation(first.ablation).overrides(str(first.variant))
     cfg = _compose(variant_overrides + overrides) if variant_overrides else first
+    cfg.variant = str(cfg.variant)  # variant names are strings everywhere, "79" included
     if cfg.model.input_size is None:
         sizes = cfg.scale.input_sizes
-        cfg.model.input_size = sizes[cfg.model.resolution]
+        cfg.model.input_size = sizes[str(cfg.model.resolution)]
     OmegaConf.resolve(cfg)
+    InceptionConfig.from_dict(OmegaConf.to_container(cfg.model))  # bad model values fail before any work
     return cfg

@@ -12,6 +12,7 @@ import platform
 import shlex
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -70,9 +71,14 @@ def provenance(command: str | None = None, **extra: Any) -> dict[str, Any]:
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call `write(tmp)` on a temporary sibling of `path`, then rename it onto `path`."""
+    """Call `write(tmp)` on a unique temporary sibling of `path`, then rename it onto `path`.
+
+    A reader, or a process killed at any instant, sees the old file or the new one, never half of one.
+    """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(tmp_name)
     try:
         write(tmp)
         os.replace(tmp, path)

@@ -1,0 +1,1 @@
+"""The paper's training recipe (§8) as a LightningModule, its callbacks and the run record."""

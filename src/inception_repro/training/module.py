@@ -1,0 +1,139 @@
+"""The paper's recipe (§8) around ``InceptionV3``: plain constructor arguments, no Hydra."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch.nn import functional as F
+from torchmetrics.classification import MulticlassAccuracy
+
+from inception_repro.models import InceptionConfig, InceptionOutputs, InceptionV3
+from inception_repro.training.ema import WeightEMA
+from inception_repro.training.optim import build_optimizer
+from inception_repro.training.schedule import scaled_lr, staircase_factor
+
+
+def inception_loss(out: torch.Tensor | InceptionOutputs, target: torch.Tensor, label_smoothing: float, aux_weight: float):
+    """Cross-entropy with label smoothing (§7) on the main logits plus ``aux_weight`` x the same on the aux logits.
+
+    Returns (total, main, aux); aux is None without an aux head.
+    """
+    logits, aux_logits = (out.logits, out.aux_logits) if isinstance(out, InceptionOutputs) else (out, None)
+    main = F.cross_entropy(logits, target, label_smoothing=label_smoothing)
+    if aux_logits is None:
+        return main, main, None
+    aux = F.cross_entropy(aux_logits, target, label_smoothing=label_smoothing)
+    return main + aux_weight * aux, main, aux
+
+
+class InceptionLitModule(pl.LightningModule):
+    """Training, validation and test of one network; raw and EMA weights are both evaluated.
+
+    ``optimizer`` holds ``name`` (rmsprop | sgd), ``lr`` at ``reference_batch`` (scaled linearly to
+    the global batch), ``lr_decay_rate`` every ``epochs_per_decay`` epochs (staircase, stepped
+    per optimizer step) and the optimizer's hyper-parameters.
+    """
+
+    def __init__(
+        self,
+        model: dict[str, Any],
+        optimizer: dict[str, Any],
+        batch_size: int,
+        label_smoothing: float = 0.1,
+        aux_weight: float = 0.4,
+        ema_decay: float | None = 0.9999,
+        channels_last: bool = False,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.model = InceptionV3(InceptionConfig.from_dict(dict(model)))
+        if channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.ema = WeightEMA(self.model, ema_decay) if ema_decay else None
+        num_classes = self.model.cfg.num_classes
+        top5 = min(5, num_classes)
+        self.metrics = torch.nn.ModuleDict(
+            {
+                f"{split}_{weights}_{k}": MulticlassAccuracy(num_classes, top_k=topk, average="micro")
+                for split in ("val", "test")
+                for weights in ("raw", "ema")
+                for k, topk in (("top1", 1), ("top5", top5))
+            }
+        )
+
+    @property
+    def global_batch(self) -> int:
+        return self.hparams.batch_size * self.trainer.world_size * self.trainer.accumulate_grad_batches
+
+    def forward(self, x: torch.Tensor):
+        return self.model(x)
+
+    def _to_memory_format(self, x: torch.Tensor) -> torch.Tensor:
+        return x.contiguous(memory_format=torch.channels_last) if self.hparams.channels_last else x
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        out = self.model(self._to_memory_format(x))
+        loss, main, aux = inception_loss(out, y, self.hparams.label_smoothing, self.hparams.aux_weight)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"non-finite loss {loss.item()} at step {self.global_step}")
+        self.log("train/loss", loss, prog_bar=True)
+        self.log("train/loss_main", main)
+        if aux is not None:
+            self.log("train/loss_aux", aux)
+        self.log("lr", self.trainer.optimizers[0].param_groups[0]["lr"])
+        return loss
+
+    def on_before_optimizer_step(self, optimizer) -> None:
+        if self.trainer.global_step % self.trainer.log_every_n_steps == 0:
+            grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+            self.log("train/grad_norm", torch.nn.utils.get_total_norm(grads))
+
+    def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
+        if self.ema is not None:
+            self.ema.update(self.model)
+
+    def _evaluate(self, batch, split: str) -> None:
+        x, y = batch
+        x = self._to_memory_format(x)
+        nets = {"raw": self.model, "ema": self.ema.module if self.ema is not None else None}
+        for weights, net in nets.items():
+            if net is None:
+                continue
+            logits = net(x)
+            for k in ("top1", "top5"):
+                self.metrics[f"{split}_{weights}_{k}"].update(logits, y)
+
+    def _log_eval(self, split: str) -> None:
+        """``<split>/top1`` is the EMA network when EMA is on (the paper's evaluation), ``*_raw`` the trained one."""
+        main = "ema" if self.ema is not None else "raw"
+        for k in ("top1", "top5"):
+            self.log(f"{split}/{k}", self.metrics[f"{split}_{main}_{k}"].compute())
+            self.log(f"{split}/{k}_raw", self.metrics[f"{split}_raw_{k}"].compute())
+            for weights in ("raw", "ema"):
+                self.metrics[f"{split}_{weights}_{k}"].reset()
+
+    def validation_step(self, batch, batch_idx):
+        self._evaluate(batch, "val")
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_eval("val")
+
+    def test_step(self, batch, batch_idx):
+        self._evaluate(batch, "test")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_eval("test")
+
+    def configure_optimizers(self):
+        hp = dict(self.hparams.optimizer)
+        lr = scaled_lr(hp.pop("lr"), hp.pop("reference_batch"), self.global_batch)
+        rate, epochs_per_decay = hp.pop("lr_decay_rate"), hp.pop("epochs_per_decay")
+        optimizer = build_optimizer(hp.pop("name"), self.model.parameters(), lr, **hp)
+        steps_per_epoch = self.trainer.estimated_stepping_batches / max(1, self.trainer.max_epochs)
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: staircase_factor(step, steps_per_epoch, epochs_per_decay, rate)
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

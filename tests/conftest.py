@@ -1,0 +1,42 @@
+"""Shared fixtures: real Fashion-MNIST (Debian's package or data/), small fast runs."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from inception_repro.data import DEBIAN_FASHION_MNIST_DIR
+
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("WANDB_SILENT", "true")
+
+needs_fashion_mnist = pytest.mark.skipif(
+    not DEBIAN_FASHION_MNIST_DIR.is_dir() and not os.environ.get("FASHION_MNIST_ROOT"),
+    reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)",
+)
+
+
+def tiny_run_overrides(results_dir, cache_dir) -> list[str]:
+    """A real training run on a Fashion-MNIST subset, a handful of steps at width 0.125."""
+    root = os.environ.get("FASHION_MNIST_ROOT")
+    return [
+        "scale=cpu",
+        f"results_dir={results_dir}",
+        f"data.cache_dir={cache_dir}",
+        *([f"data.root={root}"] if root else []),
+        "model.width=0.125",
+        "data.batch_size=16",
+        "data.eval_batch_size=64",
+        "data.train_subset=64",
+        "data.val_subset=64",
+        "data.test_subset=64",
+        "trainer.max_epochs=1",
+        "trainer.log_every_n_steps=1",
+        "logger=none",
+    ]
+
+
+@pytest.fixture(scope="session")
+def fmnist_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("fmnist-cache")
