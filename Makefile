@@ -8,7 +8,8 @@ SCALE ?=
 SEEDS ?=
 ARGS ?=
 FORCE ?= 0
-ABLATE = $(PY) -m inception_repro.ablate $(if $(SCALE),--scale $(SCALE)) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(filter 1,$(FORCE)),--force) $(if $(ARGS),-- $(ARGS))
+LAUNCHER ?=
+ABLATE = $(PY) -m inception_repro.ablate $(if $(SCALE),--scale $(SCALE)) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(filter 1,$(FORCE)),--force) $(if $(LAUNCHER),--launcher $(LAUNCHER)) $(if $(ARGS),-- $(ARGS))
 
 .PHONY: setup test costs ablations ablation-aux ablation-label-smoothing ablation-resolution \
         ablation-factorization ablation-optimizer ablation-table3 notebooks lab report wandb-sync bench bench-gpu clean
@@ -45,6 +46,28 @@ ablations: ablation-aux ablation-label-smoothing ablation-resolution ablation-fa
 clean:
 	rm -rf $(VENV) data .pytest_cache
 
+# CPU benchmarks (about 4 minutes on 2 cores): results/bench/cpu.json
+bench: $(STAMP)
+	$(PY) -m inception_repro.bench.cpu
+
 wandb-sync: $(STAMP)
 	@shopt -s nullglob; runs=(results/runs/*/*/seed*/wandb/offline-run-*); \
 	if [ $${#runs[@]} -eq 0 ]; then echo "no offline W&B runs under results/runs"; else $(VENV)/bin/wandb sync "$${runs[@]}"; fi
+
+# Notebooks (notebooks/NN_*.ipynb) run in place with papermill on the kernel $(STAMP) registers,
+# so their saved outputs show on GitHub; they write results/tables and results/figures and read
+# results/tables/model_costs.csv if `make costs` wrote it.
+notebooks: $(STAMP)
+	@for nb in notebooks/[0-9][0-9]_*.ipynb; do echo "papermill $$nb"; \
+	  $(VENV)/bin/papermill --kernel inception-repro --no-progress-bar --log-level WARNING \
+	    $(if $(SCALE),-p scale $(SCALE)) "$$nb" "$$nb" || exit 1; done
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+report: $(STAMP)
+	$(PY) -m inception_repro.analysis.wandb_reports $(if $(SCALE),--scale $(SCALE))
+
+# One prepared script for a lent GPU (<= 8 min on an H200); writes results/bench/gpu.json.
+bench-gpu: $(STAMP)
+	$(PY) -m inception_repro.bench.gpu --out results/bench/gpu.json --source-commit $$(git rev-parse --short HEAD)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 
 import pytest
+import torch
 
 from inception_repro.data import DEBIAN_FASHION_MNIST_DIR
 
@@ -40,3 +42,33 @@ def tiny_run_overrides(results_dir, cache_dir) -> list[str]:
 @pytest.fixture(scope="session")
 def fmnist_cache(tmp_path_factory):
     return tmp_path_factory.mktemp("fmnist-cache")
+
+
+def short_run_overrides(results_dir, cache_dir) -> list[str]:
+    """``tiny_run_overrides`` over 12 steps (96 images, two epochs), a checkpoint every 3, deterministic."""
+    return [
+        *tiny_run_overrides(results_dir, cache_dir), "data.train_subset=96", "trainer.max_epochs=2",
+        "trainer.checkpoint_every_n_steps=3", "trainer.deterministic=true",
+    ]
+
+
+def run_folder(results_dir, ablation: str = "aux", variant: str = "bn", seed: int = 0):
+    return results_dir / "runs" / ablation / variant / f"seed{seed}"
+
+
+@contextmanager
+def one_thread():
+    """Train on one thread here and in the subprocesses started meanwhile (OMP_NUM_THREADS=1): two
+    processes then share two cores without stalling each other's thread pools, and a run and its
+    resumed copy use the same kernels, so they compare bitwise."""
+    previous_env, previous_threads = os.environ.get("OMP_NUM_THREADS"), torch.get_num_threads()
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous_threads)
+        if previous_env is None:
+            os.environ.pop("OMP_NUM_THREADS")
+        else:
+            os.environ["OMP_NUM_THREADS"] = previous_env

@@ -14,6 +14,7 @@ from inception_repro.analysis.collect import (  # noqa: E402
     collect_history,
     collect_runs,
     collect_wandb,
+    collect_wandb_history,
     complete_runs,
     run_status_counts,
 )
@@ -237,3 +238,29 @@ def test_collect_wandb_error_is_one_line_runtime_error():
         collect_wandb("me", "inception", api=Offline())
     assert "\n" not in str(err.value) and "me/inception" in str(err.value)
     assert "ConnectionError: no network" in str(err.value)
+
+
+def test_collect_wandb_history_reads_logged_rows_of_sound_runs_of_one_scale():
+    logged = [{"trainer/global_step": 10, "epoch": 0, "val/top1": 0.5},
+              {"trainer/global_step": 20, "epoch": 1, "val/top1": 0.7}]
+    done = fake_run("a1", "finished", config={"ablation": "aux", "variant": "bn", "seed": 0,
+                                              "scale": {"name": "cpu"}},
+                    summary={"val/top1": 0.7, "val/top5": 0.9, "test/top1": 0.71, "test/top5": 0.91})
+    done.scan_history = lambda: iter(logged)
+    other = fake_run("a2", "running", config={"ablation": "aux", "variant": "bn", "seed": 1,
+                                              "scale": {"name": "gpu"}})
+    broken = fake_run("a3", "finished", config={"variant": "plain"})
+    history = collect_wandb_history("me", "inception", scale="cpu", api=FakeApi([done, other, broken]))
+    assert list(history["step"]) == [10, 20] and list(history["val/top1"]) == [0.5, 0.7]
+    assert set(history["run_dir"]) == {done.url} and (history["status"] == "complete").all()
+    plot = plot_learning_curves(history, "aux", "cpu", x="step")
+    assert plot.run_dirs == [done.url]
+
+
+def test_collect_wandb_history_error_is_one_line_runtime_error():
+    class Offline:
+        def runs(self, path):
+            raise ConnectionError("no network\nmore")
+
+    with pytest.raises(RuntimeError, match=r"^cannot read W&B history of me/inception: ConnectionError: no network$"):
+        collect_wandb_history("me", "inception", api=Offline())

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
+from inception_repro.ablations import ablation_names, load_ablation
 from inception_repro.analysis import paper
 from inception_repro.analysis.stats import (
     CLAIMS_COLUMNS,
@@ -169,7 +170,7 @@ def test_variant_summary_orders_variants_and_uses_percent():
 def test_paper_numbers():
     assert paper.TABLE2_TOP1_ACC == {"79": 75.2, "151": 76.4, "299": 76.6}
     t3 = paper.table3_frame().dropna(subset=["variant"])
-    assert list(t3["variant"]) == list(paper.ABLATION_VARIANTS["table3"])
+    assert list(t3["variant"]) == list(load_ablation("table3").variants)
     assert list(t3["top1_err"]) == [23.4, 23.1, 22.8, 21.6, 21.2]
     assert t3["top5_err"].isna().tolist() == [True, False, False, False, False]
     assert paper.claim("fig2_relu_vs_linear").paper_delta == pytest.approx(1.0)
@@ -183,8 +184,8 @@ def test_claims_refer_to_known_ablations_and_variants():
     ids = [c.claim for c in paper.CLAIMS]
     assert len(ids) == len(set(ids))
     for c in paper.CLAIMS:
-        assert c.ablation in paper.ABLATIONS
-        assert {c.control, c.variant} <= set(paper.ABLATION_VARIANTS[c.ablation])
+        assert c.ablation in ablation_names()
+        assert {c.control, c.variant} <= set(load_ablation(c.ablation).variants)
         assert c.direction in (-1, 0, 1)
         if c.paper_delta is not None and c.direction != 0:
             assert np.sign(c.paper_delta) == c.direction

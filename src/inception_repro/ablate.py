@@ -1,14 +1,14 @@
 """Run one ablation's grid: ``python -m inception_repro.ablate aux [--scale cpu] [--seeds 2] [--force] [-- overrides]``.
 
 Every variant x seed is one run folder. Complete runs are skipped, incomplete ones resume from
-their last.ckpt, failed ones are listed (``--force`` reruns them). A run whose config changed
-since it finished is refused rather than mixed with the new ones (``--force`` reruns it).
+their last.ckpt, failed ones are listed (``--force`` reruns them). A run recorded under another
+config is refused rather than mixed with the new ones (``--force`` reruns it). A run that another
+process is training (its folder is locked) is skipped and reported; the grid goes on.
+``--launcher slurm`` (or ``local``) trains the runs as one job array instead (inception_repro.slurm).
 """
 
 from __future__ import annotations
 
-import argparse
-import shutil
 import statistics
 import sys
 from dataclasses import dataclass
@@ -19,10 +19,11 @@ from rich.console import Console
 from rich.table import Table
 
 from inception_repro.ablations import load_ablation
-from inception_repro.cli import run_cli
+from inception_repro.cli import ArgumentParser, run_cli
 from inception_repro.config import compose_run
 from inception_repro.errors import ConfigError, UserError
-from inception_repro.runs import RunFolder, config_hash
+from inception_repro.runs import RunBusyError, RunFolder
+from inception_repro.slurm import LAUNCHERS, is_hydra_override, send_grid
 from inception_repro.train import train_run
 
 console = Console()
@@ -34,7 +35,7 @@ class PlannedRun:
     seed: int
     cfg: DictConfig
     folder: RunFolder
-    action: str  # train | resume | skip | failed
+    action: str  # train | resume | skip | failed | busy
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -61,10 +62,11 @@ def plan_grid(name: str, scale: str | None, seeds: str | None, overrides: list[s
             folder = RunFolder(Path(cfg.run_dir))
             summary = folder.read_summary() if not force else None
             action = "train"
+            change = folder.config_change(summary, cfg) if summary else None
+            if change:
+                stale.append(f"{folder.root} ({change})")
             if summary and summary["status"] == "complete":
                 action = "skip"
-                if summary.get("config_hash") != config_hash(cfg):
-                    stale.append(f"{folder.root} (config hash {summary.get('config_hash')} -> {config_hash(cfg)})")
             elif summary and summary["status"] == "failed":
                 action = "failed"
             elif folder.last_checkpoint.exists():
@@ -72,27 +74,40 @@ def plan_grid(name: str, scale: str | None, seeds: str | None, overrides: list[s
             planned.append(PlannedRun(variant, seed, cfg, folder, action))
     if stale:
         raise UserError(
-            "config changed since these runs finished; refusing to mix them (FORCE=1 reruns): " + "; ".join(stale)
+            "config changed since these runs were made; refusing to mix them (FORCE=1 reruns): " + "; ".join(stale)
         )
     return planned
 
 
-def _clear(folder: RunFolder) -> None:
-    """Remove a run's record, checkpoints and W&B files before a forced rerun (the lock stays)."""
-    for path in folder.root.iterdir() if folder.root.exists() else []:
-        if path.name != ".lock":
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
-
-
-def run_grid(planned: list[PlannedRun], force: bool) -> None:
+def run_grid(
+    planned: list[PlannedRun], force: bool, launcher: str | None = None, overrides: list[str] | None = None
+) -> None:
+    """Train the runs not yet recorded here, one after another, or send them to ``launcher`` as one job array."""
     todo = [p for p in planned if p.action in ("train", "resume")]
-    console.print(f"[bold]{len(planned)} runs[/]: {len(todo)} to train, {len(planned) - len(todo)} already recorded")
+    where = f" on {launcher} at scale={planned[0].cfg.scale.name}" if launcher else ""
+    console.print(f"[bold]{len(planned)} runs[/]: {len(todo)} to train{where}, {len(planned) - len(todo)} already recorded")
+    if launcher:
+        for run in todo if force else []:
+            run.folder.clear()
+        if todo:
+            send_grid(todo, launcher, overrides or [])
+        return
     for i, run in enumerate(todo, 1):
         console.rule(f"[{i}/{len(todo)}] {run.cfg.ablation} / {run.variant} / seed{run.seed} ({run.action})")
-        if force:
-            _clear(run.folder)
-        summary = train_run(run.cfg)
-        console.print(f"{run.variant}/seed{run.seed}: {summary['status']}, test top-1 {summary.get('test_top1', float('nan')):.4f}")
+        try:
+            summary = train_run(run.cfg, force=force)  # ranks > 0 of a DDP grid train along, they clear nothing
+        except RunBusyError as error:
+            run.action = "busy"
+            console.print(f"[yellow]skipped[/]: {error}", soft_wrap=True)
+            continue
+        result = f"test top-1 {summary['test_top1']:.4f}" if summary["status"] == "complete" else summary.get("failure")
+        console.print(f"{run.variant}/seed{run.seed}: {summary['status']}, {result}", soft_wrap=True)
+
+
+def _problem(run: PlannedRun, summary: dict) -> str:
+    """``seed1: failed (non-finite loss nan at step 7)``; a run another process holds says so."""
+    detail = "trained by another process" if run.action == "busy" else summary.get("failure")
+    return f"seed{run.seed}: {summary['status']}" + (f" ({detail})" if detail else "")
 
 
 def results_table(planned: list[PlannedRun]) -> Table:
@@ -108,24 +123,25 @@ def results_table(planned: list[PlannedRun]) -> Table:
         accs = [s["test_top1"] for s in done]
         acc = f"{statistics.mean(accs):.4f} ± {statistics.stdev(accs):.4f}" if len(accs) > 1 else (f"{accs[0]:.4f}" if accs else "-")
         wall = sum(s.get("wall_time_s", 0.0) for _, s in summaries)
-        problems = ", ".join(f"seed{p.seed}: {s['status']}" + (f" ({s['failure']})" if s.get("failure") else "")
-                             for p, s in summaries if s["status"] != "complete")
+        problems = ", ".join(_problem(p, s) for p, s in summaries if s["status"] != "complete")
         table.add_row(variant, f"{len(done)}/{len(runs)}", acc, f"{wall / 60:.1f} min", problems or "-")
     return table
 
 
 def main(argv: list[str] | None = None) -> int:
     def run(args: list[str]) -> int:
-        parser = argparse.ArgumentParser(prog="inception-ablate", description=__doc__.splitlines()[0])
+        parser = ArgumentParser(prog="inception-ablate", description=__doc__.splitlines()[0])
         parser.add_argument("ablation")
         parser.add_argument("--scale", default=None, help="cpu | gpu | paper (default: gpu if CUDA is visible, else cpu)")
         parser.add_argument("--seeds", default=None, help="N (seeds 0..N-1) or a list a,b,c (default: the scale's)")
         parser.add_argument("--force", action="store_true", help="rerun finished, failed or changed runs")
+        parser.add_argument("--launcher", choices=LAUNCHERS, help="train as one job array: on SLURM, or submitit's local executor")
         parser.epilog = "Config overrides follow a '--', e.g. -- model.width=0.5 logger=none"
         split = args.index("--") if "--" in args else len(args)
         opts, overrides = parser.parse_args(args[:split]), args[split + 1 :]
-        planned = plan_grid(opts.ablation, opts.scale, opts.seeds, overrides, opts.force)
-        run_grid(planned, opts.force)
+        run_overrides = [o for o in overrides if not is_hydra_override(o)] if opts.launcher else overrides
+        planned = plan_grid(opts.ablation, opts.scale, opts.seeds, run_overrides, opts.force)
+        run_grid(planned, opts.force, opts.launcher, overrides)
         console.print(results_table(planned))
         complete = all((p.folder.read_summary() or {}).get("status") == "complete" for p in planned)
         return 0 if complete else 1

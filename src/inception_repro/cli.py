@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable
 
-from inception_repro.errors import UserError
+from inception_repro.errors import ConfigError, UserError
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """An argparse parser whose errors are ``ConfigError``s (one line, with the usage) instead of an exit."""
+
+    def error(self, message: str):
+        raise ConfigError(f"{message}; usage: {' '.join(self.format_usage().split()[1:])}")
 
 
 def run_cli(command: Callable[[list[str]], int], argv: list[str]) -> int:

@@ -27,6 +27,7 @@ def default_scale() -> str:
 
 def _one_line(error: Exception) -> str:
     text = " ".join(str(error).split())
+    text = re.sub(r"\s*Config search path:.*$", "", text)
     return re.sub(r"\s*Set the environment variable HYDRA_FULL_ERROR=1.*$", "", text)
 
 
@@ -60,6 +61,8 @@ def compose_run(overrides: list[str] | None = None) -> DictConfig:
         variant_overrides = load_ablation(first.ablation).overrides(str(first.variant))
     cfg = _compose(variant_overrides + overrides) if variant_overrides else first
     cfg.variant = str(cfg.variant)  # variant names are strings everywhere, "79" included
+    if isinstance(cfg.seed, bool) or not isinstance(cfg.seed, int) or cfg.seed < 0:
+        raise ConfigError(f"seed={cfg.seed!r} must be a non-negative integer")
     if cfg.model.input_size is None:
         sizes = cfg.scale.input_sizes
         cfg.model.input_size = sizes[str(cfg.model.resolution)]

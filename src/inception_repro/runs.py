@@ -1,14 +1,18 @@
 """Run folders: results/runs/<ablation>/<variant>/seed<k>/ with config.yaml, metrics.csv, summary.json.
 
 Every record file is written to a temporary name and renamed, so a run killed at any instant
-leaves either the previous record or the new one. A lock per run folder keeps two processes
-from training the same run.
+leaves either the previous record or the new one; summary.json is the first file of a new run
+folder. A lock per run (``.seed<k>.lock`` beside its folder) keeps two processes from training
+the same run.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +29,15 @@ UNHASHED_KEYS = ("logger", "results_dir", "run_dir")
 
 
 class RunRecordError(UserError):
-    """A run record that cannot be read, or a run folder held by another process."""
+    """A run record that cannot be read or written."""
+
+
+class RunBusyError(RunRecordError):
+    """The run folder is locked by another process training that run."""
+
+
+class ConfigChangedError(RunRecordError):
+    """A recorded run was made with another config than the one asked for now."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +66,11 @@ class RunFolder:
     def last_checkpoint(self) -> Path:
         return self.checkpoints / "last.ckpt"
 
+    @property
+    def lock_path(self) -> Path:
+        """Beside the folder, so that a run folder exists only once it holds a summary."""
+        return self.root.parent / f".{self.root.name}.lock"
+
     def read_summary(self) -> dict[str, Any] | None:
         """The summary, or None if the run never started; a corrupt file raises with the fix."""
         if not self.summary.exists():
@@ -70,16 +87,56 @@ class RunFolder:
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         text = json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n"
+        self.root.mkdir(exist_ok=True)
         atomic_write(self.summary, lambda p: p.write_text(text))
 
     def write_config(self, cfg: DictConfig) -> None:
         text = OmegaConf.to_yaml(cfg, resolve=True)
         atomic_write(self.config, lambda p: p.write_text(text))
 
-    def lock(self) -> FileLock:
-        """An exclusive lock on the folder; ``acquire`` fails at once if another process holds it."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        return FileLock(str(self.root / ".lock"), timeout=0)
+    @staticmethod
+    def config_change(summary: dict[str, Any], cfg: DictConfig) -> str | None:
+        """How the recorded run's config hash differs from ``cfg``'s, or None if it does not."""
+        recorded, wanted = summary.get("config_hash"), config_hash(cfg)
+        return None if recorded == wanted else f"config hash {recorded} -> {wanted}"
+
+    def check_config(self, summary: dict[str, Any], cfg: DictConfig) -> None:
+        """Refuse to skip, resume or overwrite a run recorded under another config (``--force`` reruns it)."""
+        change = self.config_change(summary, cfg)
+        if change:
+            raise ConfigChangedError(
+                f"config changed since {self.root} was run ({change}); refusing to mix them: "
+                "undo the change, or rerun with FORCE=1"
+            )
+
+    def clear(self) -> None:
+        """Remove the run's folder: record, checkpoints and W&B files (a forced rerun)."""
+        if self.root.exists():
+            shutil.rmtree(self.root)
+
+    def remove_partial_writes(self) -> None:
+        """Delete the temporary files of writes that a killed process left unfinished (hold the lock)."""
+        for tmp in [*self.root.glob(".*.tmp"), *self.checkpoints.glob(".*.tmp")]:
+            tmp.unlink(missing_ok=True)
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the run's lock; ``RunBusyError`` at once if another process holds it."""
+        try:
+            self.root.parent.mkdir(parents=True, exist_ok=True)
+            lock = FileLock(str(self.lock_path), timeout=0)
+            lock.acquire()
+        except Timeout:
+            raise RunBusyError(f"{self.root} is being trained by another process (lock held); wait for it") from None
+        except OSError as error:
+            raise RunRecordError(
+                f"cannot write the run folder {self.root} ({error.__class__.__name__}: {error.strerror or error}); "
+                "choose a writable results_dir=<dir>"
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
 
 
 def config_hash(cfg: DictConfig) -> str:
@@ -88,10 +145,3 @@ def config_hash(cfg: DictConfig) -> str:
     for key in UNHASHED_KEYS:
         data.pop(key, None)
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def acquire(lock: FileLock, folder: RunFolder) -> None:
-    try:
-        lock.acquire()
-    except Timeout:
-        raise RunRecordError(f"{folder.root} is being trained by another process (lock held); wait for it") from None

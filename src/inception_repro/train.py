@@ -8,23 +8,27 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
+from lightning_fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf
 
 from inception_repro.cli import run_cli
 from inception_repro.config import compose_run
 from inception_repro.data import FashionMNISTDataModule, ImageFolderDataModule
+from inception_repro.distributed import check_strategy, launched_as_rank_zero, parallel_plugins, torch_sync_batchnorm
 from inception_repro.errors import ConfigError
 from inception_repro.models import InceptionConfig, InceptionV3
 from inception_repro.models.costs import count_macs, count_params
 from inception_repro.provenance import git_commit
-from inception_repro.runs import RunFolder, acquire, config_hash
+from inception_repro.runs import RunFolder, config_hash
 from inception_repro.training.callbacks import ExactResume, ThroughputMonitor
+from inception_repro.training.checkpoint import AtomicCheckpointIO, check_checkpoint, run_checkpoint
 from inception_repro.training.history import HistoryLogger
 from inception_repro.training.module import InceptionLitModule
 from inception_repro.training.tracking import make_wandb_logger
@@ -36,12 +40,13 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def build_datamodule(data: dict[str, Any], input_size: int) -> pl.LightningDataModule:
+def build_datamodule(data: dict[str, Any], input_size: int, seed: int) -> pl.LightningDataModule:
+    """The data module; ``seed`` seeds its training order."""
     data = dict(data)
     name = data.pop("name")
     if name not in DATAMODULES:
         raise ConfigError(f"unknown data {name!r}; valid: {', '.join(DATAMODULES)}")
-    return DATAMODULES[name](input_size=input_size, **data)
+    return DATAMODULES[name](input_size=input_size, seed=seed, **data)
 
 
 def _device_name(trainer: pl.Trainer) -> str:
@@ -59,13 +64,20 @@ def _metrics(results: dict[str, Any], split: str) -> dict[str, float]:
     }
 
 
-def build_trainer(cfg: DictConfig, folder: RunFolder, loggers: list, throughput: ThroughputMonitor) -> pl.Trainer:
+def build_trainer(cfg: DictConfig, folder: RunFolder, throughput: ThroughputMonitor) -> pl.Trainer:
+    """The run's Trainer, without loggers (``_fit`` attaches them): it touches no file, so a bad
+    ``trainer.*`` value fails before the run folder is created."""
     t = cfg.trainer
-    checkpoint = pl.callbacks.ModelCheckpoint(
-        dirpath=folder.checkpoints, save_last=True, save_top_k=0, every_n_train_steps=t.checkpoint_every_n_steps
-    )
+    checkpoint = run_checkpoint(folder.checkpoints, t.checkpoint_every_n_steps)
     progress = pl.callbacks.RichProgressBar() if sys.stdout.isatty() else pl.callbacks.TQDMProgressBar(refresh_rate=100)
     optional = {k: t[k] for k in ("limit_train_batches", "limit_val_batches", "limit_test_batches") if t[k] is not None}
+    try:
+        return _trainer(t, folder, [checkpoint, throughput, ExactResume(), progress], optional)
+    except (MisconfigurationException, ValueError) as error:
+        raise ConfigError(f"bad trainer config: {' '.join(str(error).split())}") from None
+
+
+def _trainer(t: DictConfig, folder: RunFolder, callbacks: list, optional: dict[str, Any]) -> pl.Trainer:
     return pl.Trainer(
         default_root_dir=folder.root,
         max_epochs=t.max_epochs,
@@ -73,7 +85,7 @@ def build_trainer(cfg: DictConfig, folder: RunFolder, loggers: list, throughput:
         devices=t.devices,
         num_nodes=t.num_nodes,
         strategy=t.strategy,
-        sync_batchnorm=t.sync_batchnorm,
+        sync_batchnorm=torch_sync_batchnorm(t.accelerator, t.sync_batchnorm),
         precision=t.precision,
         gradient_clip_val=t.gradient_clip_val,
         gradient_clip_algorithm="norm",
@@ -82,26 +94,114 @@ def build_trainer(cfg: DictConfig, folder: RunFolder, loggers: list, throughput:
         deterministic=t.deterministic,
         num_sanity_val_steps=0,
         enable_model_summary=False,
-        logger=loggers,
-        callbacks=[checkpoint, throughput, ExactResume(), progress],
+        logger=False,
+        callbacks=callbacks,
+        plugins=[*parallel_plugins(t.accelerator, t.sync_batchnorm), AtomicCheckpointIO()],
         **optional,
     )
 
 
-def train_run(cfg: DictConfig) -> dict[str, Any]:
-    """Train (or resume) the run ``cfg`` describes; returns its summary. Holds the run folder's lock."""
+def model_config(cfg: DictConfig, num_classes: int) -> dict[str, Any]:
+    """The network's config: the ``model`` group with the dataset's classes and channels."""
+    return {**OmegaConf.to_container(cfg.model), "num_classes": num_classes, "in_chans": cfg.data.in_chans}
+
+
+def build_module(cfg: DictConfig, num_classes: int) -> InceptionLitModule:
+    """The §8 recipe around the run's network (not compiled)."""
+    return InceptionLitModule(
+        model=model_config(cfg, num_classes),
+        optimizer=OmegaConf.to_container(cfg.optimizer),
+        batch_size=int(cfg.data.batch_size),
+        label_smoothing=float(cfg.loss.label_smoothing),
+        aux_weight=float(cfg.loss.aux_weight),
+        ema_decay=cfg.ema.decay,
+        channels_last=bool(cfg.trainer.channels_last),
+    )
+
+
+@dataclass
+class PreparedRun:
+    """Everything a run needs, built before its folder is touched."""
+
+    datamodule: pl.LightningDataModule
+    module: InceptionLitModule
+    trainer: pl.Trainer
+    throughput: ThroughputMonitor
+    costs: dict[str, int]
+
+
+def prepare_run(cfg: DictConfig, folder: RunFolder) -> PreparedRun:
+    """Data, network and trainer; a missing or corrupt dataset or a bad value fails here."""
+    datamodule = build_datamodule(OmegaConf.to_container(cfg.data), int(cfg.model.input_size), int(cfg.seed))
+    datamodule.prepare_data()
+    pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
+    network = InceptionV3(InceptionConfig.from_dict(model_config(cfg, datamodule.num_classes)))
+    costs = {"params": count_params(network), "macs": count_macs(network)}
+    module = build_module(cfg, datamodule.num_classes)
+    if cfg.trainer.compile:
+        module.model.compile()
+    throughput = ThroughputMonitor()
+    return PreparedRun(datamodule, module, build_trainer(cfg, folder, throughput), throughput, costs)
+
+
+def train_run(cfg: DictConfig, force: bool = False) -> dict[str, Any]:
+    """Train or resume the run ``cfg`` describes and return its summary; a complete run is returned as recorded.
+
+    Holds the run folder's lock (``RunBusyError`` if another process does). A run recorded under
+    another config is refused (``ConfigChangedError``); ``force`` deletes the record and starts afresh.
+    Under ``trainer.strategy=ddp`` every rank calls this; ranks > 0 train alongside rank 0 but take
+    no lock and write no record.
+    """
+    check_strategy(cfg.trainer.strategy)
     folder = RunFolder(Path(cfg.run_dir))
-    lock = folder.lock()
-    acquire(lock, folder)
-    try:
-        return _train_locked(cfg, folder)
-    finally:
-        lock.release()
+    if not launched_as_rank_zero():
+        return _fit(cfg, folder, prepare_run(cfg, folder), previous={}, record=False)
+    if (done := _recorded(folder, cfg, force)) is not None:  # before any work: a grid passes such runs at once
+        return done
+    run = prepare_run(cfg, folder)
+    with folder.locked():
+        if force:
+            folder.clear()
+        elif (done := _complete(folder, cfg)) is not None:  # another process finished it meanwhile
+            return done
+        folder.remove_partial_writes()
+        if folder.last_checkpoint.exists():
+            check_checkpoint(folder.last_checkpoint)
+        return _fit(cfg, folder, run, folder.read_summary() or {})
 
 
-def _train_locked(cfg: DictConfig, folder: RunFolder) -> dict[str, Any]:
-    previous = folder.read_summary() or {}
+def _recorded(folder: RunFolder, cfg: DictConfig, force: bool) -> dict[str, Any] | None:
+    """The summary of a complete run (unless ``force``); raises ``RunBusyError`` if another process
+    trains the run, ``ConfigChangedError`` if it was recorded under another config."""
+    if folder.lock_path.exists():
+        with folder.locked():
+            pass
+    return None if force else _complete(folder, cfg)
+
+
+def _complete(folder: RunFolder, cfg: DictConfig) -> dict[str, Any] | None:
+    """The run's summary if it is complete; a run recorded under another config raises."""
+    summary = folder.read_summary()
+    if summary:
+        folder.check_config(summary, cfg)
+    return summary if summary and summary["status"] == "complete" else None
+
+
+def _loggers(cfg: DictConfig, folder: RunFolder, resuming: bool) -> list:
+    loggers: list = [HistoryLogger(folder.metrics, resuming)]
+    if cfg.logger.name == "wandb":
+        loggers.append(
+            make_wandb_logger(
+                folder.root, cfg.logger.project, cfg.logger.entity, cfg.logger.mode, cfg.ablation, str(cfg.variant),
+                int(cfg.seed), cfg.scale.name, OmegaConf.to_container(cfg, resolve=True), cfg.logger.init_timeout,
+            )
+        )
+    return loggers
+
+
+def _fit(cfg: DictConfig, folder: RunFolder, run: PreparedRun, previous: dict[str, Any], record: bool = True) -> dict[str, Any]:
     start = time.perf_counter()
+    resumed = previous.get("status") == "incomplete"
     summary: dict[str, Any] = {
         "status": "incomplete",
         "ablation": cfg.ablation,
@@ -111,45 +211,24 @@ def _train_locked(cfg: DictConfig, folder: RunFolder) -> dict[str, Any]:
         "config_hash": config_hash(cfg),
         "git_commit": git_commit(),
         "torch_version": torch.__version__,
-        "started_at": previous.get("started_at") if previous.get("status") == "incomplete" else _now(),
+        "started_at": previous.get("started_at") if resumed else _now(),
+        **run.costs,
     }
-    prior_wall = float(previous.get("wall_time_s", 0.0)) if previous.get("status") == "incomplete" else 0.0
-    datamodule = build_datamodule(OmegaConf.to_container(cfg.data), int(cfg.model.input_size))
-    datamodule.prepare_data()  # a missing or corrupt dataset fails here, before any record is written
-    folder.write_config(cfg)
-    folder.write_summary(summary)
-
-    pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
-    model_cfg = {**OmegaConf.to_container(cfg.model), "num_classes": datamodule.num_classes, "in_chans": cfg.data.in_chans}
-    network = InceptionV3(InceptionConfig.from_dict(model_cfg))
-    summary.update(params=count_params(network), macs=count_macs(network))
-    module = InceptionLitModule(
-        model=model_cfg,
-        optimizer=OmegaConf.to_container(cfg.optimizer),
-        batch_size=int(cfg.data.batch_size),
-        label_smoothing=float(cfg.loss.label_smoothing),
-        aux_weight=float(cfg.loss.aux_weight),
-        ema_decay=cfg.ema.decay,
-        channels_last=bool(cfg.trainer.channels_last),
-    )
-    if cfg.trainer.compile:
-        module.model.compile()
-    loggers: list = [HistoryLogger(folder.metrics)]
-    if cfg.logger.name == "wandb":
-        loggers.append(
-            make_wandb_logger(
-                folder.root, cfg.logger.project, cfg.logger.entity, cfg.logger.mode, cfg.ablation, str(cfg.variant),
-                int(cfg.seed), cfg.scale.name, OmegaConf.to_container(cfg, resolve=True),
-            )
-        )
-    throughput = ThroughputMonitor()
-    trainer = build_trainer(cfg, folder, loggers, throughput)
-    summary["device"] = _device_name(trainer)
+    prior_wall = float(previous.get("wall_time_s", 0.0)) if resumed else 0.0
+    if record:
+        folder.write_summary(summary)
+        folder.write_config(cfg)
     resume_from = folder.last_checkpoint if folder.last_checkpoint.exists() else None
+    trainer = run.trainer
+    trainer.loggers = loggers = _loggers(cfg, folder, resuming=resume_from is not None)
+    summary.update(device=_device_name(trainer), world_size=trainer.world_size)
     try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
+        trainer.fit(run.module, datamodule=run.datamodule, ckpt_path=resume_from)
+        trainer.save_checkpoint(folder.last_checkpoint)  # last.ckpt holds the final weights
+        if "val/top1" not in trainer.callback_metrics:  # resumed from the final checkpoint: nothing left to fit
+            _validate_unlogged(trainer, run)
         validation = _metrics(trainer.callback_metrics, "val")
-        test = _metrics(trainer.test(module, datamodule=datamodule, verbose=False)[0], "test")
+        test = _metrics(trainer.test(run.module, datamodule=run.datamodule, verbose=False)[0], "test")
         summary.update(status="complete", **validation, **test)
     except FloatingPointError as error:
         summary.update(status="failed", failure=str(error))
@@ -161,27 +240,42 @@ def _train_locked(cfg: DictConfig, folder: RunFolder) -> dict[str, Any]:
             epochs=trainer.current_epoch,
             global_step=trainer.global_step,
             wall_time_s=round(prior_wall + time.perf_counter() - start, 1),
-            train_images_per_s=throughput.images_per_s,
+            train_images_per_s=run.throughput.images_per_s,
             finished_at=_now(),
         )
         if summary["status"] == "incomplete":  # interrupted (KeyboardInterrupt, SIGTERM): resumable
             summary.pop("finished_at")
-        folder.write_summary(summary)
+        if record:
+            folder.write_summary(summary)
         _finish_wandb(loggers, summary["status"])
     return summary
 
 
+def _validate_unlogged(trainer: pl.Trainer, run: PreparedRun) -> None:
+    """The final validation metrics of a run resumed after its last step. Its validation row is in
+    the history already (unless the killed process was validating), so it is not logged again."""
+    loggers, trainer.loggers = trainer.loggers, []
+    try:
+        trainer.validate(run.module, datamodule=run.datamodule, verbose=False)
+    finally:
+        trainer.loggers = loggers
+
+
 def _finish_wandb(loggers: list, status: str) -> None:
     """Close the W&B run so the next run of a grid starts its own; a failed run exits non-zero there."""
+    if all(isinstance(logger, HistoryLogger) for logger in loggers):
+        return
     import wandb
 
-    if any(not isinstance(logger, HistoryLogger) for logger in loggers) and wandb.run is not None:
+    if wandb.run is not None:
         wandb.finish(exit_code=0 if status == "complete" else 1)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``--force`` (anywhere among the overrides) deletes the run's record and trains it afresh."""
+
     def run(args: list[str]) -> int:
-        summary = train_run(compose_run(args))
+        summary = train_run(compose_run([a for a in args if a != "--force"]), force="--force" in args)
         print({k: summary.get(k) for k in ("status", "test_top1", "test_top1_raw", "wall_time_s", "failure") if k in summary})
         return 0 if summary["status"] == "complete" else 1
 

@@ -173,6 +173,24 @@ def _wandb_record(run: Any) -> dict[str, Any]:
     return record
 
 
+def _wandb_api(api: Any) -> Any:
+    if api is not None:
+        return api
+    import wandb
+
+    return wandb.Api()
+
+
+def _wandb_error(err: Exception, what: str) -> RuntimeError:
+    first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    return RuntimeError(f"cannot read {what}: {type(err).__name__}: {first}")
+
+
+def _wandb_rows(runs: list[Any], path: str) -> list[dict[str, Any]]:
+    return [_row(_wandb_record(r), str(getattr(r, "url", None) or f"wandb:{path}/{r.id}"))
+            for r in runs]
+
+
 def collect_wandb(entity: str, project: str, api: Any = None) -> pd.DataFrame:
     """The `collect_runs` table built from W&B runs of `entity/project`.
 
@@ -183,18 +201,34 @@ def collect_wandb(entity: str, project: str, api: Any = None) -> pd.DataFrame:
     """
     path = f"{entity}/{project}"
     try:
-        if api is None:
-            import wandb
-
-            api = wandb.Api()
-        runs = list(api.runs(path))
-        rows = [_row(_wandb_record(r), str(getattr(r, "url", None) or f"wandb:{path}/{r.id}"))
-                for r in runs]
+        rows = _wandb_rows(list(_wandb_api(api).runs(path)), path)
     except Exception as err:  # the W&B client raises many types (network, auth, HTTP)
-        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        message = f"cannot read W&B runs of {path}: {type(err).__name__}: {first}"
-        raise RuntimeError(message) from err
+        raise _wandb_error(err, f"W&B runs of {path}") from err
     return _frame(rows)
+
+
+def collect_wandb_history(entity: str, project: str, scale: str | None = None,
+                          api: Any = None) -> pd.DataFrame:
+    """The `collect_history` table built from W&B: every logged row of every non-corrupt run.
+
+    Lightning logs the training step as `trainer/global_step`; it becomes `step` (as in
+    metrics.csv). W&B errors become a one-line RuntimeError, as in `collect_wandb`.
+    """
+    path = f"{entity}/{project}"
+    ids = ["ablation", "variant", "seed", "scale", "status", "run_dir"]
+    try:
+        runs = list(_wandb_api(api).runs(path))
+        parts = []
+        for run, row in zip(runs, _wandb_rows(runs, path)):
+            if row["problem"] is not None or (scale is not None and row.get("scale") != scale):
+                continue
+            part = pd.DataFrame(list(run.scan_history()))
+            if "step" not in part and "trainer/global_step" in part:
+                part = part.rename(columns={"trainer/global_step": "step"})
+            parts.append(part.assign(**{k: row.get(k) for k in ids})[ids + list(part.columns)])
+    except Exception as err:  # the W&B client raises many types (network, auth, HTTP)
+        raise _wandb_error(err, f"W&B history of {path}") from err
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=ids)
 
 
 def run_status_counts(df: pd.DataFrame) -> pd.DataFrame:

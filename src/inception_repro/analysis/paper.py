@@ -15,18 +15,6 @@ from dataclasses import asdict, dataclass
 
 import pandas as pd
 
-ABLATIONS = ("aux", "label_smoothing", "resolution", "factorization", "optimizer", "table3")
-
-ABLATION_VARIANTS: dict[str, tuple[str, ...]] = {
-    "aux": ("none", "plain", "bn"),
-    "label_smoothing": ("eps0", "eps0.1"),
-    "resolution": ("79", "151", "299"),
-    "optimizer": ("sgd", "rmsprop"),
-    "factorization": ("baseline", "linear", "conv5x5", "full7x7", "pool_first", "conv_first"),
-    "table3": ("v2_sgd", "rmsprop", "label_smoothing", "factorized_7x7", "bn_aux"),
-}
-"""Variant names used by `configs/ablation/*.yaml`, in the order plots show them."""
-
 TABLE2_TOP1_ACC: dict[str, float] = {"79": 75.2, "151": 76.4, "299": 76.6}
 """§9, Table 2: top-1 accuracy (%) at receptive field 79/151/299 px, almost constant cost."""
 

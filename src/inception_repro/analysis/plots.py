@@ -20,8 +20,8 @@ from matplotlib.figure import Figure
 
 from ..provenance import project_root, relative_to_root, write_with_provenance
 from .collect import complete_runs
-from .paper import ABLATION_VARIANTS, CLAIMS
-from .stats import paired_delta, summarize, variant_summary
+from .paper import CLAIMS
+from .stats import paired_delta, summarize, variant_order, variant_summary
 
 _DIRECTION = {1: "Δ > 0", -1: "Δ < 0", 0: "Δ ≈ 0"}
 
@@ -133,15 +133,15 @@ def plot_learning_curves(history: pd.DataFrame, ablation: str, scale: str,
     per_run = h.groupby(["variant", "seed", x])[metric].last().reset_index()
     fig = Figure(figsize=(7, 4.5), layout="constrained")
     ax = fig.subplots()
-    known = [v for v in ABLATION_VARIANTS.get(ablation, ()) if v in set(per_run["variant"])]
-    for i, v in enumerate(known + sorted(set(per_run["variant"]) - set(known))):
+    for i, v in enumerate(variant_order(ablation, per_run["variant"])):
         g = per_run[per_run["variant"] == v]
         s = pd.DataFrame([summarize(100.0 * col)._asdict() for _, col in g.groupby(x)[metric]],
                          index=sorted(g[x].unique()))
         ax.plot(s.index, s["mean"], "o-", ms=3, color=f"C{i}",
                 label=f"{v} (n={g['seed'].nunique()})")
         ax.fill_between(s.index, s["ci_low"], s["ci_high"], color=f"C{i}", alpha=0.2, lw=0)
-    ax.set(xlabel=x, ylabel=f"{metric} (%)",
+    ax.set(xlabel={"step": "training step (optimizer updates)"}.get(x, x),
+           ylabel=metric_label(metric.replace("/", "_")),
            title=f"{ablation}: {metric}, mean over seeds ± 95% CI (scale={scale})")
     _legend_once(ax)
     return Plot(fig, scale, sorted(h["run_dir"].unique()))
@@ -173,3 +173,33 @@ def plot_accuracy_vs_cost(runs_df: pd.DataFrame, scale: str, metric: str = "test
            title=f"accuracy vs cost, mean ± 95% CI (scale={scale})")
     _legend_once(ax)
     return Plot(fig, scale, sorted(rows["run_dir"]))
+
+
+def plot_claims(claims: pd.DataFrame) -> Plot:
+    """Every claim of a `stats.claims_table` as one row: our paired Δ top-1 with its 95% CI beside
+    the paper's Δ (ImageNet; its direction where it gives no number) and our verdict."""
+    scale = claims.attrs["scale"]
+    by_id = {c.claim: c for c in CLAIMS}
+    fig = Figure(figsize=(8, 0.45 * len(claims) + 1.6), layout="constrained")
+    ax = fig.subplots()
+    y = np.arange(len(claims))[::-1]
+    ours = claims["ours_delta"].to_numpy(dtype=float)
+    ax.errorbar(ours, y, xerr=_yerr(ours, claims["ci_low"].to_numpy(dtype=float),
+                                    claims["ci_high"].to_numpy(dtype=float)),
+                fmt="o", capsize=3, color="C0", label=f"ours (scale={scale}) ± 95% CI")
+    ax.scatter(claims["paper_delta"], y, marker="D", color="C3", label="paper (ImageNet)")
+    for yi, row in zip(y, claims.itertuples(index=False)):
+        if np.isnan(row.paper_delta):
+            ax.annotate(f"paper: {_DIRECTION[by_id[row.claim].direction]}", (0, yi), fontsize=7,
+                        color="C3", xytext=(0, 5), textcoords="offset points", ha="center")
+        ax.annotate(f"{row.verdict} (n={row.n_seeds})", (1.01, yi), xycoords=("axes fraction", "data"),
+                    fontsize=8, va="center")
+    ax.axvline(0, color="0.5", lw=0.8)
+    ax.set_yticks(y, [f"{c} ({s})" for c, s in zip(claims["claim"], claims["paper_section"])],
+                  fontsize=8)
+    ax.set(xlabel="Δ top-1 accuracy, variant − control (percentage points)",
+           title=f"Paper claims: paired Δ over seeds (ours, scale={scale}) vs paper",
+           ylim=(-0.7, len(claims) - 0.3))
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=8)
+    return Plot(fig, scale, list(claims.attrs["run_dirs"]))

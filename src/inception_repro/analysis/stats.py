@@ -24,8 +24,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from ..ablations import ablation_names, load_ablation
 from .collect import complete_runs
-from .paper import ABLATION_VARIANTS, CLAIMS
+from .paper import CLAIMS
 
 CONFIDENCE = 0.95
 SUPPORTS, CONTRADICTS, INCONCLUSIVE, NO_RUNS = "supports", "contradicts", "inconclusive", "no runs"
@@ -119,6 +120,15 @@ def verdict(ci_low: float, ci_high: float, direction: int) -> str:
     return CONTRADICTS if high < 0.0 else INCONCLUSIVE
 
 
+def variant_order(ablation: str, present: Iterable[str]) -> list[str]:
+    """The `present` variants in the order configs/ablations/<ablation>.yaml lists them, then any
+    it does not list (or all, for an ablation without a config), sorted."""
+    present = set(present)
+    listed = load_ablation(ablation).variants if ablation in ablation_names() else {}
+    known = [v for v in listed if v in present]
+    return known + sorted(present - set(known))
+
+
 def variant_summary(runs_df: pd.DataFrame, ablation: str, scale: str,
                     metric: str = "test_top1") -> pd.DataFrame:
     """Per variant of `ablation` at `scale`: mean, sd, n, ci_low, ci_high of `metric` in %.
@@ -127,12 +137,9 @@ def variant_summary(runs_df: pd.DataFrame, ablation: str, scale: str,
     """
     rows = complete_runs(runs_df, scale)
     rows = rows[rows["ablation"] == ablation]
-    known = ABLATION_VARIANTS.get(ablation, ())
-    order = [v for v in known if v in set(rows["variant"])]
-    order += sorted(set(rows["variant"]) - set(order))
     table = pd.DataFrame(
         [{"variant": v, **summarize(100.0 * rows.loc[rows["variant"] == v, metric])._asdict()}
-         for v in order],
+         for v in variant_order(ablation, rows["variant"])],
         columns=["variant", *Summary._fields],
     )
     table["scale"] = scale

@@ -10,8 +10,9 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import datasets
 
 from inception_repro.data.fashion_mnist_files import resolve_fashion_mnist
-from inception_repro.data.loaders import make_loader
+from inception_repro.data.loaders import ResumableTrainData, make_loader
 from inception_repro.data.transforms import BatchPreprocess
+from inception_repro.errors import ConfigError
 
 TRAIN_SIZE = 60000
 
@@ -31,9 +32,10 @@ class InMemoryImages(Dataset):
         return self.images[i], self.labels[i]
 
 
-class FashionMNISTDataModule(pl.LightningDataModule):
+class FashionMNISTDataModule(ResumableTrainData, pl.LightningDataModule):
     """Fashion-MNIST: train/val = a fixed split of the 60k training images (seeded by `split_seed`),
     test = the official 10k. `*_subset=N` keeps the first N of a split (train/val are already shuffled).
+    The training order is seeded by `seed` and resumes mid-epoch from a checkpoint (`ResumableTrainData`).
     """
 
     num_classes = 10
@@ -55,10 +57,18 @@ class FashionMNISTDataModule(pl.LightningDataModule):
         val_subset: int | None = None,
         test_subset: int | None = None,
         hflip: bool = True,
+        seed: int = 0,
     ) -> None:
         super().__init__()
         if not 0 <= val_size < TRAIN_SIZE:
-            raise ValueError(f"val_size must be in [0, {TRAIN_SIZE}), got {val_size}")
+            raise ConfigError(f"data.val_size={val_size} must be in [0, {TRAIN_SIZE})")
+        if batch_size < 1 or eval_batch_size < 1:
+            raise ConfigError(f"data.batch_size={batch_size} and data.eval_batch_size={eval_batch_size} must be >= 1")
+        if train_subset is not None and train_subset < batch_size:
+            raise ConfigError(
+                f"data.train_subset={train_subset} is smaller than data.batch_size={batch_size}: no full training batch"
+            )
+        self.seed = seed
         self.root, self.cache_dir, self.download = root, cache_dir, download
         self.input_size, self.in_chans, self.hflip = input_size, in_chans, hflip
         self.batch_size, self.eval_batch_size, self.num_workers = batch_size, eval_batch_size, num_workers
@@ -87,7 +97,7 @@ class FashionMNISTDataModule(pl.LightningDataModule):
             self.splits[split] = InMemoryImages(source.data, source.targets, idx[: self.subsets[split]])
 
     def train_dataloader(self) -> DataLoader:
-        return make_loader(self.splits["train"], self.batch_size, self.num_workers, train=True)
+        return self.train_loader(self.splits["train"], self.num_workers)
 
     def val_dataloader(self) -> DataLoader:
         return make_loader(self.splits["val"], self.eval_batch_size, self.num_workers, train=False)

@@ -8,18 +8,20 @@ import pytorch_lightning as pl
 from torch.utils.data import DataLoader
 from torchvision import datasets
 
-from inception_repro.data.loaders import make_loader
+from inception_repro.data.loaders import ResumableTrainData, make_loader
 from inception_repro.data.transforms import check_in_chans, inception_eval_transform, inception_train_transform
 from inception_repro.errors import DatasetCorruptError, DatasetNotFoundError
 
 STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ()}
 
 
-class ImageFolderDataModule(pl.LightningDataModule):
+class ImageFolderDataModule(ResumableTrainData, pl.LightningDataModule):
     """`<root>/<train_dir>/<class>/*.JPEG` and `<root>/<val_dir>/<class>/*.JPEG`.
 
     The test split is `<root>/<test_dir>` when `test_dir` is given, else the val split (ImageNet's
-    labelled evaluation set is val). Every split must have the same class folders as train.
+    labelled evaluation set is val). Every split must have the same class folders as train. A
+    resumed run gets the same training order; per-image augmentations drawn in loader workers
+    are not replayed.
     """
 
     def __init__(
@@ -33,8 +35,10 @@ class ImageFolderDataModule(pl.LightningDataModule):
         val_dir: str = "val",
         train_dir: str = "train",
         test_dir: str | None = None,
+        seed: int = 0,
     ) -> None:
         super().__init__()
+        self.seed = seed
         root = Path(root)
         self.dirs = {"train": root / train_dir, "val": root / val_dir, "test": root / (test_dir or val_dir)}
         missing = sorted({str(d) for d in self.dirs.values() if not d.is_dir()})
@@ -72,7 +76,7 @@ class ImageFolderDataModule(pl.LightningDataModule):
                     raise DatasetNotFoundError(f"{self.dirs[split]}: {err}") from err
 
     def train_dataloader(self) -> DataLoader:
-        return make_loader(self.splits["train"], self.batch_size, self.num_workers, train=True)
+        return self.train_loader(self.splits["train"], self.num_workers)
 
     def val_dataloader(self) -> DataLoader:
         return make_loader(self.splits["val"], self.eval_batch_size, self.num_workers, train=False)

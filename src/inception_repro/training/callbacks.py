@@ -49,13 +49,14 @@ class ThroughputMonitor(pl.Callback):
 
 
 class ExactResume(pl.Callback):
-    """Makes a resumed run continue where its checkpoint left off: RNG states and history.
+    """Makes a resumed run continue exactly where its checkpoint left off: RNG states and history.
 
     Saves the python, numpy, torch (and CUDA) RNG states in each checkpoint and restores them:
     Lightning's checkpoints hold none of them, so without this a resumed run draws different
     augmentations and dropout masks than the uninterrupted one (ANCHORS.md). numpy's state is
-    stored as plain lists so the checkpoint loads with ``weights_only``. On restore, history rows
-    logged after the checkpoint (by the killed process) are dropped.
+    stored as plain lists so the checkpoint loads with ``weights_only``. The data order is the
+    data module's part (``data.loaders.ResumableTrainData``). On restore, history rows that the
+    killed process logged after the checkpoint are dropped: they are logged again.
     """
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint) -> None:
@@ -79,7 +80,7 @@ class ExactResume(pl.Callback):
             torch.cuda.set_rng_state_all(states["cuda"])
         for logger in trainer.loggers:
             if isinstance(logger, HistoryLogger):
-                logger.keep_until(checkpoint["global_step"])
+                logger.keep_before(checkpoint["global_step"])
 
 
 def _as_python_state(state):

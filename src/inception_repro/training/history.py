@@ -13,13 +13,17 @@ from inception_repro.provenance import atomic_write
 
 
 class HistoryLogger(Logger):
-    """A Lightning logger holding every logged row; resumed runs keep the rows up to their checkpoint."""
+    """A Lightning logger holding every logged row.
 
-    def __init__(self, path: Path) -> None:
+    With ``resuming`` the rows already in the file are kept (``ExactResume`` then drops those
+    logged after the checkpoint); otherwise the run starts afresh and the file is rewritten.
+    """
+
+    def __init__(self, path: Path, resuming: bool = False) -> None:
         super().__init__()
         self.path = Path(path)
         self.rows: list[dict[str, Any]] = []
-        if self.path.exists():
+        if resuming and self.path.exists():
             with open(self.path, newline="") as f:
                 self.rows = [{k: v for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
 
@@ -44,9 +48,10 @@ class HistoryLogger(Logger):
         self.rows.append({"step": step, **{k: float(v) for k, v in metrics.items()}})
         self.save()
 
-    def keep_until(self, step: int) -> None:
-        """Drop rows logged after ``step`` (those of a run killed after its last checkpoint)."""
-        self.rows = [row for row in self.rows if int(float(row["step"])) <= step]
+    def keep_before(self, step: int) -> None:
+        """Keep only the rows logged before ``step``: a checkpoint at global step k holds batches
+        1..k, whose rows Lightning logs at steps 0..k-1; later rows are logged again on resume."""
+        self.rows = [row for row in self.rows if int(float(row["step"])) < step]
         self.save()
 
     @rank_zero_only

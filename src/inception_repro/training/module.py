@@ -91,7 +91,9 @@ class InceptionLitModule(pl.LightningModule):
             grads = [p.grad for p in self.model.parameters() if p.grad is not None]
             self.log("train/grad_norm", torch.nn.utils.get_total_norm(grads))
 
-    def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
+    def optimizer_step(self, *args, **kwargs) -> None:
+        """The step, then the EMA update: both are done before a checkpoint of this step is written."""
+        super().optimizer_step(*args, **kwargs)
         if self.ema is not None:
             self.ema.update(self.model)
 

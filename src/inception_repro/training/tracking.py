@@ -8,7 +8,6 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import wandb
 from pytorch_lightning.loggers import WandbLogger
 
 
@@ -31,23 +30,27 @@ def resolve_mode(requested: str) -> str:
 
 def make_wandb_logger(
     run_dir: Path, project: str, entity: str | None, mode: str, ablation: str, variant: str, seed: int,
-    scale: str, config: dict[str, Any],
+    scale: str, config: dict[str, Any], init_timeout: float = 30.0,
 ) -> WandbLogger:
-    """A WandbLogger writing under ``run_dir/wandb``; falls back to offline if online init fails."""
+    """A WandbLogger writing under ``run_dir/wandb``; falls back to offline, with one warning, if
+    online init fails (server unreachable within ``init_timeout`` seconds, key refused)."""
+    import wandb  # only runs that log to W&B need it
+
     mode = resolve_mode(mode)
-    os.environ["WANDB_MODE"] = mode
     os.environ.setdefault("WANDB_SILENT", "true")
     run_id = wandb_run_id(ablation, variant, seed)
     kwargs = dict(
         project=project, entity=entity, group=ablation, name=run_id, id=run_id,
-        tags=[ablation, variant, scale], save_dir=str(run_dir), config=config, offline=mode == "offline",
-        settings=wandb.Settings(init_timeout=30),
+        tags=[ablation, variant, scale], save_dir=str(run_dir), config=config, offline=mode == "offline", mode=mode,
+        settings=wandb.Settings(init_timeout=init_timeout),
     )
     logger = WandbLogger(**kwargs)
     try:
         logger.experiment  # starts the run now, so a failure to reach the server shows here
     except Exception as error:  # noqa: BLE001 - any wandb failure must fall back, not stop the run
-        warnings.warn(f"W&B {mode} init failed ({error.__class__.__name__}: {error}); logging offline instead")
-        os.environ["WANDB_MODE"] = "offline"
-        logger = WandbLogger(**{**kwargs, "offline": True})
+        reason = " ".join(f"{error.__class__.__name__}: {error}".split())
+        warnings.warn(f"W&B {mode} init failed ({reason}); logging offline instead (make wandb-sync uploads later)")
+        wandb.teardown()  # the failed attempt still holds the run id in wandb's service process
+        logger = WandbLogger(**{**kwargs, "offline": True, "mode": "offline"})
+        logger.experiment
     return logger

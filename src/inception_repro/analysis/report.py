@@ -1,0 +1,400 @@
+"""What the notebooks show (notebooks/NN_*.ipynb): one function per table or figure.
+
+`load()` gathers the runs of ONE scale from results/runs or W&B into a `Study`. Every other
+function takes the study and returns a DataFrame or a `Plot`, written with provenance under
+`<output_dir>/tables` or `<output_dir>/figures`, or a one-line `Note` when there is nothing to show
+yet, so a notebook pointed at missing runs says so instead of failing. Accuracies are top-1 in %,
+deltas in percentage points; the paper's numbers are ImageNet (PAPER.md), ours are the scale named
+in every table's `scale` column.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from ..ablations import ablation_names, load_ablation
+from ..paths import CONFIG_DIR
+from ..provenance import project_root
+from .collect import (
+    COLUMNS,
+    collect_history,
+    collect_runs,
+    collect_wandb,
+    collect_wandb_history,
+    complete_runs,
+    run_status_counts,
+)
+from .paper import CLAIMS, TABLE2_TOP1_ACC, TABLE3, Claim
+from .plots import (
+    Plot,
+    metric_label,
+    plot_accuracy_vs_cost,
+    plot_claims,
+    plot_learning_curves,
+    plot_variants,
+)
+from .stats import NO_RUNS, claims_table, paired_delta, summarize, variant_order, variant_summary, verdict
+from .tables import write_table
+
+SOURCES = ("local", "wandb")
+
+
+@dataclass(frozen=True)
+class Note:
+    """A one-line message a notebook shows in place of a table or figure."""
+
+    text: str
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def _repr_markdown_(self) -> str:
+        return f"**{self.text}**"
+
+
+@dataclass
+class Study:
+    """The runs of one scale (every status), where they came from, and where outputs go."""
+
+    runs: pd.DataFrame
+    scale: str
+    source: str
+    location: str
+    out_dir: Path
+    command: str
+    problem: str | None = None
+    wandb_path: tuple[str, str] | None = None
+    _history: pd.DataFrame | None = field(default=None, repr=False)
+
+    def history(self) -> pd.DataFrame:
+        """Every logged metrics row of the study's runs (read once, on first use)."""
+        if self._history is None:
+            self._history = (collect_wandb_history(*self.wandb_path, scale=self.scale)
+                             if self.source == "wandb" else collect_history(self.location, self.scale))
+        return self._history
+
+    def status_line(self) -> str:
+        if self.problem:
+            return self.problem
+        if self.runs.empty:
+            return (f"No run records at scale {self.scale} in {self.location}: run "
+                    f"`make ablation-aux SCALE={self.scale}` (or `make ablations`) first.")
+        counts = self.runs["status"].value_counts()
+        parts = ", ".join(f"{counts.get(s, 0)} {s}" for s in ("complete", "incomplete", "failed", "corrupt"))
+        return (f"{len(self.runs)} runs at scale {self.scale} from {self.location} ({self.source}): "
+                f"{parts}. Statistics use complete runs only.")
+
+    def __repr__(self) -> str:
+        return self.status_line()
+
+    def _repr_markdown_(self) -> str:
+        return f"**{self.status_line()}**"
+
+
+def load(results_dir: str | Path = "results", source: str = "local", scale: str = "cpu",
+         wandb_entity: str | None = None, wandb_project: str = "inception-repro",
+         output_dir: str | Path | None = None, notebook: str = "") -> Study:
+    """The runs at `scale` from `<results_dir>/runs` (a relative path is taken from the project
+    root) or from W&B `wandb_entity/wandb_project`. Tables and
+    figures go to `<output_dir>/tables|figures` (default: results_dir, or results/ for W&B).
+    Reading problems become `Study.problem`, one line, never an exception."""
+    if source not in SOURCES:
+        raise ValueError(f"source={source!r}; valid: {', '.join(SOURCES)}")
+    root = project_root()
+    results = root / Path(results_dir)
+    out_dir = root / Path(output_dir) if output_dir is not None else results
+    command = f"notebooks/{notebook}.ipynb (source={source}, scale={scale})"
+    study = Study(pd.DataFrame(columns=COLUMNS), scale, source, str(results), out_dir, command)
+    if source == "wandb":
+        try:
+            import wandb
+
+            api = wandb.Api()
+            study.wandb_path = (wandb_entity or api.default_entity, wandb_project)
+            study.location = "/".join(study.wandb_path)
+            runs = collect_wandb(*study.wandb_path, api=api)
+        except Exception as err:  # no key, no network, unknown project: one line
+            study.problem = f"Cannot read W&B runs: {' '.join(str(err).split())}"
+            return study
+        study.runs = runs[(runs["scale"] == scale) | runs["scale"].isna()].reset_index(drop=True)
+    elif not results.is_dir():
+        study.problem = f"No results folder at {results}: run an ablation first (`make ablation-aux`)."
+    else:
+        study.runs = collect_runs(results, scale)
+    return study
+
+
+def _make_target(ablation: str) -> str:
+    return f"make ablation-{ablation.replace('_', '-')}"
+
+
+def _missing(study: Study, ablation: str | None = None) -> Note | None:
+    """A Note when the study has no complete run (of `ablation`) at its scale, else None."""
+    if study.problem or study.runs.empty:
+        return Note(study.status_line())
+    done = complete_runs(study.runs, study.scale)
+    if ablation is None or (done["ablation"] == ablation).any():
+        return None
+    others = study.runs.loc[study.runs["ablation"] == ablation, "status"].value_counts()
+    listed = "".join(f", {n} {s}" for s, n in others.items())
+    return Note(f"No complete runs for ablation '{ablation}' at scale {study.scale} yet{listed}: "
+                f"`{_make_target(ablation)} SCALE={study.scale}`.")
+
+
+def _write(study: Study, table: pd.DataFrame, name: str) -> pd.DataFrame:
+    write_table(table, name, out_dir=study.out_dir / "tables", command=study.command)
+    return table
+
+
+def _save(study: Study, plot: Plot, name: str) -> Plot:
+    plot.save(name, out_dir=study.out_dir / "figures", command=study.command)
+    return plot
+
+
+def _with_provenance(table: pd.DataFrame, study: Study, run_dirs) -> pd.DataFrame:
+    table.attrs.update(scale=study.scale, run_dirs=sorted(set(run_dirs)))
+    return table
+
+
+def _claim(ablation: str, control: str, variant: str) -> Claim | None:
+    return next((c for c in CLAIMS if (c.ablation, c.control, c.variant) == (ablation, control, variant)),
+                None)
+
+
+def run_overview(study: Study) -> pd.DataFrame | Note:
+    """Runs per ablation and variant by status (yaml order), each run that is not complete named
+    with why. Written as `run_status`."""
+    if (note := _missing(study)) is not None:
+        return note
+    why: dict[tuple[str, str], list[str]] = {}
+    for r in study.runs[study.runs["status"] != "complete"].itertuples(index=False):
+        reason = next((t for t in (r.problem, r.failure) if isinstance(t, str) and t), "")
+        run = f"seed{r.seed}" if pd.notna(r.seed) else r.run_dir
+        why.setdefault((r.ablation, r.variant), []).append(
+            f"{run}: {r.status}" + (f" ({reason})" if reason else ""))
+    counts = run_status_counts(study.runs)
+    keys = list(zip(counts["ablation"], counts["variant"]))
+    counts["not complete"] = ["; ".join(why.get(k, [])) for k in keys]
+    counts["scale"] = study.scale
+    rank = {k: i for i, k in enumerate((a, v) for a in ablation_names() for v in load_ablation(a).variants)}
+    counts = counts.iloc[sorted(range(len(keys)), key=lambda i: (rank.get(keys[i], len(rank)), str(keys[i])))]
+    return _write(study, _with_provenance(counts.reset_index(drop=True), study, study.runs["run_dir"]),
+                  "run_status")
+
+
+def claims(study: Study, ablation: str | None = None) -> pd.DataFrame | Note:
+    """Every paper claim (or those of `ablation`): paper Δ, our paired Δ with its 95% CI, seeds,
+    scale, verdict. Written as `claims` (all) or `<ablation>_claims`."""
+    if (note := _missing(study, ablation)) is not None:
+        return note
+    table = claims_table(study.runs, study.scale)
+    name = "claims"
+    if ablation is not None:
+        ids = [c.claim for c in CLAIMS if c.ablation == ablation]
+        table = _with_provenance(table[table["claim"].isin(ids)].reset_index(drop=True), study,
+                                 table.attrs["run_dirs"])
+        name = f"{ablation}_claims"
+    return _write(study, table, name)
+
+
+def claims_figure(study: Study) -> Plot | Note:
+    """`plot_claims` of all claims that have runs, saved as `claims`."""
+    if (note := _missing(study)) is not None:
+        return note
+    table = claims_table(study.runs, study.scale)
+    shown = _with_provenance(table[table["verdict"] != NO_RUNS].reset_index(drop=True), study,
+                             table.attrs["run_dirs"])
+    if shown.empty:
+        return Note(f"No claim has complete runs of both its variants at scale {study.scale} yet.")
+    return _save(study, plot_claims(shown), "claims")
+
+
+def variant_table(study: Study, ablation: str, metric: str = "test_top1") -> pd.DataFrame | Note:
+    """Per variant: `metric` mean, sd, n, 95% CI, and the paired Δ vs the ablation's control
+    (configs/ablations/<ablation>.yaml) with its CI. Written as `<ablation>_<metric>`."""
+    if (note := _missing(study, ablation)) is not None:
+        return note
+    table = variant_summary(study.runs, ablation, study.scale, metric)
+    run_dirs = table.attrs["run_dirs"]
+    control = load_ablation(ablation).control
+    rows = complete_runs(study.runs, study.scale)
+    deltas = [paired_delta(rows, control, v, metric, ablation=ablation) if v != control else None
+              for v in table["variant"]]
+    table.insert(1, "metric", metric_label(metric))
+    table.insert(len(table.columns) - 1, "control", control)
+    for key in ("mean", "ci_low", "ci_high", "n"):
+        table.insert(len(table.columns) - 1, f"delta_{key}",
+                     pd.array([getattr(d, key) if d else None for d in deltas],
+                              dtype="Int64" if key == "n" else "Float64"))
+    return _write(study, _with_provenance(table, study, run_dirs), f"{ablation}_{metric}")
+
+
+def variant_figure(study: Study, ablation: str, metric: str = "test_top1") -> Plot | Note:
+    """`plot_variants` (ours per variant; paired Δ beside the paper's), saved as `<ablation>_variants`."""
+    if (note := _missing(study, ablation)) is not None:
+        return note
+    return _save(study, plot_variants(study.runs, ablation, study.scale, metric), f"{ablation}_variants")
+
+
+def _history(study: Study, ablation: str, metric: str) -> pd.DataFrame | Note:
+    try:
+        history = study.history()
+    except RuntimeError as err:
+        return Note(str(err))
+    h = history[(history["ablation"] == ablation) & (history["status"] == "complete")]
+    if metric not in h or h[metric].isna().all():
+        return Note(f"No `{metric}` history logged by the complete runs of '{ablation}' at scale "
+                    f"{study.scale}.")
+    return h.dropna(subset=[metric])
+
+
+def learning_curves(study: Study, ablation: str, variants: list[str] | None = None,
+                    metric: str = "val/top1", x: str = "step", name: str | None = None) -> Plot | Note:
+    """`metric` against training `x` per variant (mean over seeds, 95% CI band), saved as
+    `name` (default `<ablation>_curves`)."""
+    if (note := _missing(study, ablation)) is not None:
+        return note
+    h = _history(study, ablation, metric)
+    if isinstance(h, Note):
+        return h
+    if variants is not None:
+        h = h[h["variant"].isin(variants)]
+    plot = plot_learning_curves(h, ablation, study.scale, metric, x)
+    return _save(study, plot, name or f"{ablation}_curves")
+
+
+def aux_overtake(study: Study, metric: str = "val/top1") -> pd.DataFrame | Note:
+    """§4's reading of the aux head: at the FIRST evaluation the net with aux is no better than
+    without (Δ ≈ 0: direction 0), at the LAST it is better (Δ > 0: direction +1). Paired Δ of
+    `metric` vs `none` per seed, 95% CI, verdict by stats' rule. Written as `aux_overtake`."""
+    if (note := _missing(study, "aux")) is not None:
+        return note
+    h = _history(study, "aux", metric)
+    if isinstance(h, Note):
+        return h
+    h = h.sort_values("step")
+    ends = {"first evaluation": h.groupby(["variant", "seed"]).head(1),
+            "last evaluation": h.groupby(["variant", "seed"]).tail(1)}
+    expect = {"first evaluation": (0, "Δ ≈ 0: no faster convergence early"),
+              "last evaluation": (+1, "Δ > 0: overtakes near the end")}
+    rows = []
+    for variant in [v for v in variant_order("aux", h["variant"]) if v != "none"]:
+        for when, points in ends.items():
+            s = paired_delta(points, "none", variant, metric, ablation="aux")
+            direction, reading = expect[when]
+            rows.append({"variant": variant, "control": "none", "evaluation": when,
+                         "step": int(points["step"].median()), "paper": reading,
+                         "ours_delta": s.mean, "ci_low": s.ci_low, "ci_high": s.ci_high,
+                         "n_seeds": s.n, "scale": study.scale,
+                         "verdict": NO_RUNS if s.n == 0 else verdict(s.ci_low, s.ci_high, direction)})
+    return _write(study, _with_provenance(pd.DataFrame(rows), study, h["run_dir"]), "aux_overtake")
+
+
+def scale_input_sizes(scale: str) -> dict[str, int]:
+    """Pixels fed to each Table 2 stem at `scale` (configs/scale/<scale>.yaml `input_sizes`)."""
+    path = CONFIG_DIR / "scale" / f"{scale}.yaml"
+    return {str(k): int(v) for k, v in yaml.safe_load(path.read_text())["scale"]["input_sizes"].items()}
+
+
+def _ladder_rows(study: Study, ablation: str, rungs: list[tuple[str, str | None]],
+                 metric: str = "test_top1") -> list[dict]:
+    """Ours per `(variant, control)` rung: mean, CI, n, mean MACs, paired Δ vs control, verdict."""
+    rows = complete_runs(study.runs, study.scale)
+    rows = rows[rows["ablation"] == ablation]
+    out = []
+    for variant, control in rungs:
+        own = rows[rows["variant"] == variant]
+        s = summarize(100.0 * own[metric])
+        d = paired_delta(rows, control, variant, metric, ablation=ablation) if control else None
+        c = _claim(ablation, control, variant) if control else None
+        out.append({"ours_top1": s.mean, "ours_ci_low": s.ci_low, "ours_ci_high": s.ci_high, "n": s.n,
+                    "ours_macs_M": own["macs"].mean() / 1e6,
+                    "ours_delta": d.mean if d else float("nan"),
+                    "delta_ci_low": d.ci_low if d else float("nan"),
+                    "delta_ci_high": d.ci_high if d else float("nan"),
+                    "verdict": (NO_RUNS if d.n == 0 else verdict(d.ci_low, d.ci_high, c.direction))
+                    if d and c else "", "scale": study.scale})
+    return out
+
+
+def table2(study: Study) -> pd.DataFrame | Note:
+    """§9 Table 2 beside ours: per receptive field, the paper's top-1 (ImageNet) and Δ vs 299,
+    the pixels our stem saw at this scale, our top-1 with CI, paired Δ vs 299, MACs, verdict."""
+    if (note := _missing(study, "resolution")) is not None:
+        return note
+    sizes = scale_input_sizes(study.scale)
+    variants = list(load_ablation("resolution").variants)
+    ours = _ladder_rows(study, "resolution", [(v, None if v == "299" else "299") for v in variants])
+    table = pd.DataFrame([
+        {"resolution": int(v), "input_px": sizes[v], "paper_top1": TABLE2_TOP1_ACC[v],
+         "paper_delta": round(TABLE2_TOP1_ACC[v] - TABLE2_TOP1_ACC["299"], 2), **o}
+        for v, o in zip(variants, ours)])
+    rows = complete_runs(study.runs, study.scale)
+    return _write(study, _with_provenance(table, study, rows.loc[rows["ablation"] == "resolution", "run_dir"]),
+                  "table2")
+
+
+def table3_ladder(study: Study) -> pd.DataFrame | Note:
+    """Table 3's cumulative ladder beside ours: per rung the paper's top-1 error and cost, its Δ
+    top-1 accuracy vs the rung before, our top-1 with CI, paired Δ vs the rung before, verdict."""
+    if (note := _missing(study, "table3")) is not None:
+        return note
+    variants = list(load_ablation("table3").variants)
+    paper = {r.variant: r for r in TABLE3 if r.variant}
+    rungs = [(v, variants[i - 1] if i else None) for i, v in enumerate(variants)]
+    ours = _ladder_rows(study, "table3", rungs)
+    table = pd.DataFrame([
+        {"row": paper[v].name, "variant": v, "paper_top1_err": paper[v].top1_err,
+         "paper_cost_bn_ops": paper[v].cost_bn_ops,
+         "paper_delta": round(paper[c].top1_err - paper[v].top1_err, 2) if c else float("nan"), **o}
+        for (v, c), o in zip(rungs, ours)])
+    rows = complete_runs(study.runs, study.scale)
+    return _write(study, _with_provenance(table, study, rows.loc[rows["ablation"] == "table3", "run_dir"]),
+                  "table3")
+
+
+def paper_costs(study: Study) -> pd.DataFrame | Note:
+    """`model_costs.csv` (`make costs`: every variant's parameters and MACs at the paper's size)
+    from the study's tables folder."""
+    path = study.out_dir / "tables" / "model_costs.csv"
+    if not path.is_file():
+        return Note(f"No {path}: run `make costs` for the paper-scale parameters and multiply-adds.")
+    return pd.read_csv(path, dtype={"variant": str})
+
+
+def costs_table(study: Study, ablation: str | None = None) -> pd.DataFrame | Note:
+    """Per variant (of `ablation`, or all): our top-1 with CI and MACs at this scale beside the
+    paper-scale MACs and parameters from `paper_costs`. Written as `costs` or `<ablation>_costs`."""
+    if (note := _missing(study, ablation)) is not None:
+        return note
+    rows = complete_runs(study.runs, study.scale)
+    names = [a for a in ablation_names() if ablation in (None, a) and (rows["ablation"] == a).any()]
+    records = []
+    for a in names:
+        variants = variant_order(a, rows.loc[rows["ablation"] == a, "variant"])
+        ours = _ladder_rows(study, a, [(v, None) for v in variants])
+        records += [{"ablation": a, "variant": v, **o} for v, o in zip(variants, ours)]
+    table = pd.DataFrame(records).drop(columns=["ours_delta", "delta_ci_low", "delta_ci_high", "verdict"])
+    paper = paper_costs(study)
+    if isinstance(paper, pd.DataFrame):
+        paper = paper.rename(columns={"macs": "paper_scale_macs_G", "params": "paper_scale_params_M"})
+        paper["paper_scale_macs_G"] /= 1e9
+        paper["paper_scale_params_M"] /= 1e6
+        table = table.merge(paper[["ablation", "variant", "paper_scale_macs_G", "paper_scale_params_M"]],
+                            on=["ablation", "variant"], how="left")
+    table = table[[c for c in table.columns if c != "scale"] + ["scale"]]
+    used = rows.loc[rows["ablation"].isin(names), "run_dir"]
+    return _write(study, _with_provenance(table, study, used), f"{ablation}_costs" if ablation else "costs")
+
+
+def costs_figure(study: Study, ablation: str) -> Plot | Note:
+    """`plot_accuracy_vs_cost` of one ablation at the study's scale (the runs' own MACs), saved
+    as `<ablation>_accuracy_vs_cost`."""
+    if (note := _missing(study, ablation)) is not None:
+        return note
+    plot = plot_accuracy_vs_cost(study.runs, study.scale, ablations=[ablation])
+    return _save(study, plot, f"{ablation}_accuracy_vs_cost")

@@ -1,0 +1,124 @@
+"""The cpu scale's training loop: Lightning against a hand-written loop, and the loader against the model."""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch.utils.data import DataLoader, TensorDataset
+
+from inception_repro.bench.loops import train_step
+from inception_repro.train import build_datamodule, build_module
+from inception_repro.training.history import HistoryLogger
+from inception_repro.training.optim import build_optimizer
+from inception_repro.training.schedule import scaled_lr, staircase_factor
+
+
+def loader_batches(cfg: DictConfig, keep: int, measure: int) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], float]:
+    """The first ``keep`` training batches of the run's loader, preprocessed as in training, and the
+    loader + preprocessing throughput in images/s over ``measure`` batches (after the first, which
+    starts the iterator)."""
+    datamodule = build_datamodule(OmegaConf.to_container(cfg.data), int(cfg.model.input_size), int(cfg.seed))
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    batches, images, start = [], 0, 0.0
+    for i, (raw, labels) in enumerate(datamodule.train_dataloader()):
+        if i == 1:
+            start = time.perf_counter()
+        x = datamodule.preprocess(raw, train=True)
+        images += len(labels) if i > 0 else 0
+        if i < keep:
+            batches.append((x, labels))
+        if i + 1 >= max(keep, measure + 1):
+            break
+    return batches, images / (time.perf_counter() - start)
+
+
+class _Window(pl.Callback):
+    """Wall time from the start of batch ``first`` to the end of batch ``last``."""
+
+    def __init__(self, first: int, last: int) -> None:
+        self.first, self.last = first, last
+        self.start = self.end = 0.0
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if batch_idx == self.first:
+            self.start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if batch_idx == self.last:
+            self.end = time.perf_counter()
+
+
+def lightning_seconds(cfg: DictConfig, loader: DataLoader, warmup: int, folder: Path) -> float:
+    """Our InceptionLitModule under a Trainer set up as a run's (clipping, logging cadence, history
+    logger), without validation, checkpoints or progress bar; seconds for the batches after ``warmup``."""
+    torch.manual_seed(0)
+    window = _Window(warmup, len(loader) - 1)
+    trainer = pl.Trainer(
+        accelerator="cpu", devices=1, max_epochs=1, precision=cfg.trainer.precision,
+        gradient_clip_val=cfg.trainer.gradient_clip_val, gradient_clip_algorithm="norm",
+        log_every_n_steps=cfg.trainer.log_every_n_steps, logger=HistoryLogger(folder / "metrics.csv"),
+        callbacks=[window], limit_val_batches=0, num_sanity_val_steps=0, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False,
+    )
+    trainer.fit(build_module(cfg, 10), train_dataloaders=loader)
+    return window.end - window.start
+
+
+def plain_seconds(cfg: DictConfig, loader: DataLoader, warmup: int) -> float:
+    """The same module's network, optimizer, LR schedule and EMA stepped by hand over the same batches."""
+    torch.manual_seed(0)
+    module = build_module(cfg, 10)
+    model, ema = module.model.train(), module.ema
+    hp = OmegaConf.to_container(cfg.optimizer)
+    lr = scaled_lr(hp.pop("lr"), hp.pop("reference_batch"), int(cfg.data.batch_size))
+    rate, epochs_per_decay = hp.pop("lr_decay_rate"), hp.pop("epochs_per_decay")
+    optimizer = build_optimizer(hp.pop("name"), model.parameters(), lr, **hp)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: staircase_factor(step, len(loader), epochs_per_decay, rate)
+    )
+    memory_format = torch.channels_last if cfg.trainer.channels_last else torch.contiguous_format
+    start = 0.0
+    for i, (x, y) in enumerate(loader):
+        if i == warmup:
+            start = time.perf_counter()
+        train_step(model, optimizer, x.contiguous(memory_format=memory_format), y,
+                   float(cfg.loss.label_smoothing), float(cfg.loss.aux_weight))
+        schedule.step()
+        if ema is not None:
+            ema.update(model)
+    return time.perf_counter() - start
+
+
+def lightning_overhead(cfg: DictConfig, warmup: int, steps: int, rounds: int, data_batches: int) -> dict:
+    """(Lightning loop time - plain loop time) / plain loop time, median over alternating rounds;
+    also the run's data and model images/s (the loader must outrun the model)."""
+    batch = int(cfg.data.batch_size)
+    batches, data_rate = loader_batches(cfg, warmup + steps, data_batches)
+    x, y = torch.cat([b[0] for b in batches]), torch.cat([b[1] for b in batches])
+    loader = DataLoader(TensorDataset(x, y), batch_size=batch, shuffle=False)
+    plain, lightning = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(rounds):
+            for name in (("plain", "lightning") if r % 2 == 0 else ("lightning", "plain")):
+                if name == "plain":
+                    plain.append(plain_seconds(cfg, loader, warmup))
+                else:
+                    lightning.append(lightning_seconds(cfg, loader, warmup, Path(tmp)))
+    overheads = [lt / pt - 1.0 for lt, pt in zip(lightning, plain)]
+    images = steps * batch
+    return {
+        "lightning_overhead": statistics.median(overheads),
+        "round_overheads": overheads,
+        "data_images_per_s": data_rate,
+        "model_images_per_s": images / statistics.median(plain),
+        "lightning_images_per_s": images / statistics.median(lightning),
+        "batch": batch, "warmup_steps": warmup, "timed_steps": steps, "rounds": rounds, "data_batches": data_batches,
+        "width": float(cfg.model.width), "input_size": int(cfg.model.input_size),
+    }

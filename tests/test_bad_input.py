@@ -1,0 +1,153 @@
+"""More bad input (test_cli.py has the first eight): one ``error:`` line, exit 2, nothing written or lost."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from filelock import FileLock
+
+from inception_repro import ablate, train
+from inception_repro.analysis.collect import collect_runs
+from inception_repro.config import compose_run
+from inception_repro.data import DEBIAN_FASHION_MNIST_DIR
+from inception_repro.data.fashion_mnist_files import FILES
+from inception_repro.runs import RunFolder, config_hash
+
+from conftest import needs_fashion_mnist, tiny_run_overrides
+
+
+@pytest.fixture
+def results(tmp_path, fmnist_cache):
+    """A results folder holding one complete run (aux/bn/seed0) with the tiny config."""
+    run_dir = tmp_path / "runs" / "aux" / "bn" / "seed0"
+    run_dir.mkdir(parents=True)
+    cfg = compose_run(["ablation=aux", "variant=bn", *tiny_run_overrides(tmp_path, fmnist_cache)])
+    (run_dir / "summary.json").write_text(json.dumps({"status": "complete", "config_hash": config_hash(cfg)}))
+    return tmp_path
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    """Every file but the runs' (empty) lock files."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and p.suffix != ".lock"}
+
+
+def _error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err, err
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def _train_fails(argv, expected, capsys, results, fmnist_cache, variant="plain"):
+    """``variant=plain`` has no record yet; the complete aux/bn run must come through unchanged."""
+    before = _snapshot(results)
+    argv = ["ablation=aux", f"variant={variant}", *tiny_run_overrides(results, fmnist_cache), *argv]
+    assert train.main(argv) == 2
+    assert expected in _error_line(capsys)
+    assert _snapshot(results) == before
+
+
+def _truncated_copy(tmp_path: Path) -> Path:
+    root = tmp_path / "truncated"
+    root.mkdir()
+    for name in FILES:
+        data = (DEBIAN_FASHION_MNIST_DIR / f"{name}.gz").read_bytes()
+        (root / f"{name}.gz").write_bytes(data if "labels" in name else data[: len(data) // 2])
+    return root
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["seed=abc"], "seed='abc' must be a non-negative integer"),
+        (["seed=-1"], "must be a non-negative integer"),
+        (["model.input_size=10"], "too small for the 299 stem: the minimum is"),
+        (["model.width=0"], "model.width=0 must be > 0"),
+        (["data.batch_size=0"], "data.batch_size=0 and data.eval_batch_size=64 must be >= 1"),
+        (["data.train_subset=8"], "data.train_subset=8 is smaller than data.batch_size=16"),
+        (["data=cifar"], "Could not find 'data/cifar'"),
+        (["model.width"], "bad config override"),
+        (["trainer.precision=fp7"], "bad trainer config"),
+        (["data.root=/no/such/folder"], "data.root=/no/such/folder holds neither"),
+    ],
+)
+@needs_fashion_mnist
+def test_bad_run_input_is_one_line_and_writes_nothing(argv, expected, capsys, results, fmnist_cache):
+    _train_fails(argv, expected, capsys, results, fmnist_cache)
+
+
+@needs_fashion_mnist
+def test_truncated_dataset_file_names_it(capsys, results, tmp_path):
+    root = _truncated_copy(tmp_path)
+    cache = tmp_path / "fresh-cache"
+    _train_fails([f"data.root={root}"], "train-images-idx3-ubyte.gz", capsys, results, cache)
+
+
+@needs_fashion_mnist
+def test_corrupt_checkpoint_is_named_and_kept(capsys, results, fmnist_cache):
+    run_dir = results / "runs" / "aux" / "plain" / "seed0"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    (run_dir / "checkpoints" / "last.ckpt").write_bytes(b"PK\x03\x04 not a checkpoint")
+    _train_fails([], "last.ckpt cannot be resumed from", capsys, results, fmnist_cache)
+
+
+def test_corrupt_summary_stops_the_grid_before_training(capsys, tmp_path):
+    run_dir = tmp_path / "runs" / "aux" / "bn" / "seed0"
+    run_dir.mkdir(parents=True)
+    (run_dir / "summary.json").write_text('{"status": "compl')
+    before = _snapshot(tmp_path)
+    assert ablate.main(["aux", "--scale", "cpu", "--seeds", "1", "--", f"results_dir={tmp_path}", "logger=none"]) == 2
+    assert "summary.json is unreadable" in _error_line(capsys)
+    assert _snapshot(tmp_path) == before
+
+
+@needs_fashion_mnist
+def test_unwritable_results_folder(capsys, tmp_path, fmnist_cache):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    argv = ["ablation=aux", "variant=bn", *tiny_run_overrides(blocker / "results", fmnist_cache)]
+    assert train.main(argv) == 2
+    assert "cannot write the run folder" in _error_line(capsys)
+    assert blocker.read_text() == "not a folder"
+
+
+@needs_fashion_mnist
+def test_run_locked_by_another_process(capsys, results, fmnist_cache):
+    with FileLock(str(RunFolder(results / "runs" / "aux" / "none" / "seed0").lock_path)):  # held as by another process
+        _train_fails([], "is being trained by another process", capsys, results, fmnist_cache, variant="none")
+
+
+@needs_fashion_mnist
+def test_single_run_refuses_a_changed_config(capsys, results, fmnist_cache):
+    _train_fails(["data.val_subset=32"], "config changed since", capsys, results, fmnist_cache, variant="bn")
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["aux", "--seeds", "0,0"], "must name at least one distinct, non-negative seed"),
+        (["aux", "--sedes", "2"], "unrecognized arguments: --sedes 2; usage: inception-ablate"),
+        (["aux", "--launcher", "k8s"], "invalid choice: 'k8s'"),
+    ],
+)
+def test_bad_grid_options(argv, expected, capsys, tmp_path):
+    assert ablate.main([*argv, "--", f"results_dir={tmp_path}"]) == 2
+    assert expected in _error_line(capsys)
+    assert not any(tmp_path.iterdir())
+
+
+def test_analysis_of_an_empty_results_folder_says_so(tmp_path):
+    """What a notebook pointed at an empty results folder gets: an empty table or an error naming the folder."""
+    try:
+        runs = collect_runs(tmp_path)
+    except (FileNotFoundError, ValueError) as error:
+        assert str(tmp_path) in str(error)
+    else:
+        assert runs.empty and "status" in runs.columns
+    with pytest.raises(FileNotFoundError, match="no-such-folder"):
+        collect_runs(tmp_path / "no-such-folder")

@@ -1,0 +1,153 @@
+"""DDP on CPU (gloo): two processes take the same first step as one, resume, and only rank 0 records.
+
+The runs go through ``python -m inception_repro.train ... trainer.strategy=ddp`` in a subprocess,
+the real multi-process path: Lightning re-runs that command for rank 1, which trains without
+taking the run folder's lock. (``ddp_spawn`` is refused for runs: see inception_repro.distributed.)
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from torch import nn
+
+from inception_repro.config import compose_run
+from inception_repro.distributed import check_strategy, cluster_plugins, launched_as_rank_zero
+from inception_repro.errors import ConfigError
+from inception_repro.runs import config_hash
+from inception_repro.train import train_run
+from inception_repro.training.sync_batchnorm import GlobalBatchNorm2d
+
+from conftest import needs_fashion_mnist, tiny_run_overrides
+
+# Why only the first step is compared between 1 and 2 processes: at initialization this network on
+# Fashion-MNIST is chaotic. Its gradient norm is ~1e3 (clipped to 2); torch's channels_last CPU
+# batch-norm kernel (9e-5 off a float64 reference, the contiguous one 2e-7) moves the first gradient
+# norm by 2.4%; weights that agree to ~1e-9 after the first update give next gradient norms ~7%
+# apart. The first step, from identical weights, matches to ~3e-5 relative; unsynchronized batch
+# norm (each replica normalizing its own 8 images) is ~25% off; a wrong global batch or LR rule
+# shows in ``lr``. Hence channels_last=false here.
+FIRST_STEP_RTOL = 1e-3
+
+
+def _train(overrides: list[str]) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "inception_repro.train", *overrides], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout + done.stderr
+
+
+def _history(run_dir) -> list[dict[str, str]]:
+    with open(run_dir / "metrics.csv", newline="") as f:
+        return [row for row in csv.DictReader(f) if row.get("train/loss")]
+
+
+@needs_fashion_mnist
+def test_two_ddp_processes_step_as_one_on_the_same_global_batch_and_resume(tmp_path, fmnist_cache):
+    common = [
+        *tiny_run_overrides(tmp_path, fmnist_cache), "trainer.accelerator=cpu", "trainer.sync_batchnorm=true",
+        "trainer.channels_last=false", "data.hflip=false", "model.dropout=0",
+    ]
+    # One process, batch 16; two processes, 8 each: a global batch of 16 either way. The seeded
+    # train order is a DistributedSampler's, so step k uses the same 16 images in both.
+    _train([*common, "variant=one", "trainer.devices=1", "data.batch_size=16", "trainer.max_epochs=2"])
+    two_processes = [*common, "variant=two", "trainer.strategy=ddp", "trainer.devices=2", "data.batch_size=8"]
+    # The two-process run, interrupted after its first epoch: train one epoch, then leave the
+    # record an interrupted 2-epoch run leaves (last.ckpt after epoch 1, summary "incomplete").
+    _train([*two_processes, "trainer.max_epochs=1"])
+    one, two = (tmp_path / "runs" / "adhoc" / v / "seed0" for v in ("one", "two"))
+    first_epoch = _history(two)
+    two_processes.append("trainer.max_epochs=2")
+    summary = json.loads((two / "summary.json").read_text())
+    summary.update(status="incomplete", config_hash=config_hash(compose_run(two_processes)))
+    (two / "summary.json").write_text(json.dumps(summary))
+    output = _train(two_processes)
+
+    assert "Restored all states from the checkpoint" in output  # Lightning, resuming from last.ckpt
+    summaries = [json.loads((d / "summary.json").read_text()) for d in (one, two)]
+    assert [s["status"] for s in summaries] == ["complete", "complete"]
+    assert [s["world_size"] for s in summaries] == [1, 2]
+    assert [(s["epochs"], s["global_step"]) for s in summaries] == [(2, 8), (2, 8)]
+
+    history_one, history_two = _history(one), _history(two)
+    assert [r["step"] for r in history_two] == [r["step"] for r in history_one]  # rank 0 alone logs, once a step
+    kept = [(r["step"], r["train/loss"], r["lr"]) for r in history_two[: len(first_epoch)]]
+    assert len(history_two) == 8 and kept == [(r["step"], r["train/loss"], r["lr"]) for r in first_epoch]
+    lr = 0.045 * 16 / 64  # optimizer.lr x global batch / reference batch, then x0.94 every 0.1 epoch
+    assert [float(r["lr"]) for r in history_two] == pytest.approx([float(r["lr"]) for r in history_one])
+    assert float(history_two[0]["lr"]) == pytest.approx(lr)
+    first = [float(h[0]["train/grad_norm"]) for h in (history_one, history_two)]
+    assert first[1] == pytest.approx(first[0], rel=FIRST_STEP_RTOL)
+
+
+def _global_batchnorm_worker(rank: int, port: int, x: torch.Tensor, w: torch.Tensor, results) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=2)
+    bn = nn.BatchNorm2d(3)
+    bn.__class__ = GlobalBatchNorm2d
+    part = x[rank::2].clone().requires_grad_()
+    (bn(part) * w[rank::2]).sum().backward()
+    grads = torch.cat([bn.weight.grad, bn.bias.grad])
+    dist.all_reduce(grads)
+    results.put((rank, part.grad, grads, bn.running_mean, bn.running_var))
+    dist.destroy_process_group()
+
+
+def test_global_batchnorm_over_two_processes_is_batchnorm_over_their_union():
+    x, w = torch.randn(16, 3, 5, 5) * 3 + 1, torch.randn(16, 3, 5, 5)
+    bn = nn.BatchNorm2d(3)
+    whole = x.clone().requires_grad_()
+    (bn(whole) * w).sum().backward()
+    context = mp.get_context("spawn")
+    results = context.Queue()
+    port = 29500 + os.getpid() % 1000
+    workers = [context.Process(target=_global_batchnorm_worker, args=(r, port, x, w, results)) for r in range(2)]
+    for p in workers:
+        p.start()
+    received = [results.get(timeout=120) for _ in workers]
+    for p in workers:
+        p.join(timeout=60)
+    for rank, x_grad, param_grads, mean, var in received:
+        torch.testing.assert_close(x_grad, whole.grad[rank::2], rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(param_grads, torch.cat([bn.weight.grad, bn.bias.grad]), rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close((mean, var), (bn.running_mean, bn.running_var))
+
+
+def test_only_global_rank_zero_keeps_the_record(monkeypatch):
+    for name in ("RANK", "SLURM_PROCID", "LOCAL_RANK", "NODE_RANK"):
+        monkeypatch.delenv(name, raising=False)
+    assert launched_as_rank_zero()
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    assert launched_as_rank_zero()
+    monkeypatch.setenv("NODE_RANK", "1")  # the first process of the second node
+    assert not launched_as_rank_zero()
+    monkeypatch.setenv("NODE_RANK", "0")
+    monkeypatch.setenv("SLURM_PROCID", "3")
+    assert not launched_as_rank_zero()
+
+
+def test_spawning_strategies_are_refused_with_the_fix(tmp_path):
+    check_strategy("ddp")
+    with pytest.raises(ConfigError, match="use trainer.strategy=ddp"):
+        check_strategy("ddp_spawn")
+    cfg = compose_run(["scale=cpu", f"results_dir={tmp_path}", "trainer.strategy=ddp_spawn", "trainer.devices=2"])
+    with pytest.raises(ConfigError):
+        train_run(cfg)
+    assert not (tmp_path / "runs").exists()  # refused before any record
+
+
+def test_submitit_owns_slurm_requeue(monkeypatch):
+    monkeypatch.delenv("SUBMITIT_EXECUTOR", raising=False)
+    assert cluster_plugins() == []
+    monkeypatch.setenv("SUBMITIT_EXECUTOR", "slurm")
+    (plugin,) = cluster_plugins()
+    assert plugin.auto_requeue is False

@@ -1,0 +1,200 @@
+"""The notebooks, executed by papermill against run records that real short trainings make here.
+
+One session trains every ablation's grid once (tiny runs, 2 seeds), then runs each notebook with
+its parameters pointed at those records and a temporary output folder, and checks the tables and
+figures it writes against the run records themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import nbformat
+import pandas as pd
+import papermill as pm
+import pytest
+from ipykernel.kernelspec import install as install_kernel
+
+from inception_repro import ablate
+from inception_repro.ablations import ablation_names, load_ablation
+from inception_repro.analysis.paper import CLAIMS, TABLE2_TOP1_ACC
+from inception_repro.analysis.stats import CLAIMS_COLUMNS
+from inception_repro.models import cost_table
+from inception_repro.provenance import project_root
+
+from conftest import needs_fashion_mnist, tiny_run_overrides
+
+# Training 42 tiny runs and executing the notebooks take about 5 CPU-minutes; on a machine shared
+# with other training that can take many times longer, so the hang guard is generous.
+pytestmark = [needs_fashion_mnist, pytest.mark.slow, pytest.mark.timeout(3600)]
+
+NOTEBOOKS = sorted((project_root() / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+KERNEL = "inception-repro"
+SEEDS = 2
+# Smaller still than conftest's tiny runs: 2 steps of 8 images, validated after each, 16 test images.
+TINIER = ["data.train_subset=16", "data.batch_size=8", "data.val_subset=16", "data.test_subset=16",
+          "data.eval_batch_size=16", "trainer.val_check_interval=0.5"]
+VERDICTS = {"supports", "contradicts", "inconclusive"}
+N_RUNS = SEEDS * sum(len(load_ablation(a).variants) for a in ablation_names())
+
+
+@pytest.fixture(scope="session")
+def kernel(tmp_path_factory):
+    """The notebooks' kernel, registered for this interpreter as `make setup` registers it."""
+    prefix = tmp_path_factory.mktemp("jupyter")
+    install_kernel(kernel_name=KERNEL, display_name=KERNEL, prefix=str(prefix))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("JUPYTER_PATH", str(prefix / "share" / "jupyter"))
+        yield KERNEL
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory, fmnist_cache):
+    """Every ablation's grid, really trained (tiny runs), plus one run folder with a corrupt record."""
+    results = tmp_path_factory.mktemp("results")
+    for name in ablation_names():
+        overrides = [*tiny_run_overrides(results, fmnist_cache), *TINIER]
+        assert ablate.main([name, "--seeds", str(SEEDS), "--", *overrides]) == 0
+    broken = results / "runs" / "aux" / "bn" / "seed9"
+    broken.mkdir()
+    (broken / "summary.json").write_text('{"status": "comp')
+    return results
+
+
+def execute(notebook, results, out, kernel):
+    path = out / "notebooks" / notebook.name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pm.execute_notebook(notebook, path, parameters={"results_dir": str(results), "output_dir": str(out)},
+                        kernel_name=kernel, progress_bar=False)
+    return nbformat.read(path, as_version=4)
+
+
+def shown(nb) -> list[str]:
+    """The plain text of every output of every code cell, in order."""
+    return [o.get("text", "") + o.get("data", {}).get("text/plain", "")
+            for cell in nb.cells for o in cell.get("outputs", [])]
+
+
+@pytest.fixture(scope="session")
+def executed(trained, kernel, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    cost_table.main(["--out-dir", str(out / "tables")])
+    return out, {nb.stem: execute(nb, trained, out, kernel) for nb in NOTEBOOKS}
+
+
+def table(out, name) -> pd.DataFrame:
+    return pd.read_csv(out / "tables" / f"{name}.csv", dtype={"variant": str})
+
+
+def test_the_notebooks_are_the_ones_the_readme_links():
+    names = [nb.stem for nb in NOTEBOOKS]
+    assert names == ["00_summary", "01_auxiliary_classifier", "02_label_smoothing", "03_low_resolution",
+                     "04_factorization", "05_table3", "06_costs"]
+    readme = (project_root() / "README.md").read_text()
+    for nb in NOTEBOOKS:
+        cells = nbformat.read(nb, as_version=4).cells
+        assert [c for c in cells if "parameters" in c.metadata.get("tags", [])], nb.name
+        assert nbformat.read(nb, as_version=4).metadata.kernelspec.name == KERNEL
+        assert f"notebooks/{nb.name}" in readme
+
+
+def test_every_notebook_runs_and_shows_every_table_and_figure(executed):
+    _, notebooks = executed
+    for name, nb in notebooks.items():
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert all(c.execution_count for c in code), name
+        assert not [o for c in code for o in c.outputs if o.output_type == "error"], name
+        texts = shown(nb)
+        assert texts[0].startswith(f"{N_RUNS + 1} runs at scale cpu"), name  # the study line
+        assert not [t for t in texts if t.startswith("No ")], name  # every ablation has runs here
+        images = [o for c in code for o in c.outputs if "image/png" in o.get("data", {})]
+        assert images, name
+
+
+def test_claims_table_matches_the_run_records(executed, trained):
+    out, _ = executed
+    claims = table(out, "claims")
+    assert tuple(claims.columns) == CLAIMS_COLUMNS
+    assert list(claims["claim"]) == [c.claim for c in CLAIMS]
+    assert (claims["n_seeds"] == SEEDS).all() and (claims["scale"] == "cpu").all()
+    assert set(claims["verdict"]) <= VERDICTS
+    meta = json.loads((out / "tables" / "claims.meta.json").read_text())
+    assert meta["scale"] == "cpu" and len(meta["run_dirs"]) == N_RUNS
+    assert not [d for d in meta["run_dirs"] if d.endswith("seed9")]
+
+    def top1(variant, seed):
+        record = trained / "runs" / "aux" / variant / f"seed{seed}" / "summary.json"
+        return json.loads(record.read_text())["test_top1"]
+
+    deltas = [100 * (top1("bn", k) - top1("plain", k)) for k in range(SEEDS)]
+    row = claims.set_index("claim").loc["aux_bn_vs_plain"]
+    assert row["ours_delta"] == pytest.approx(sum(deltas) / SEEDS)
+    assert row["paper_delta"] == pytest.approx(0.4)
+    assert row["ci_low"] <= row["ours_delta"] <= row["ci_high"]
+
+
+def test_incomplete_and_corrupt_runs_are_listed_and_never_averaged(executed):
+    out, _ = executed
+    status = table(out, "run_status").set_index(["ablation", "variant"])
+    assert status["total"].sum() == N_RUNS + 1
+    bn = status.loc[("aux", "bn")]
+    assert (bn["complete"], bn["corrupt"]) == (SEEDS, 1)
+    assert "seed9: corrupt" in bn["not complete"]
+    assert list(status.loc["aux"].index) == list(load_ablation("aux").variants)  # the yaml's order
+    aux = table(out, "aux_test_top1").set_index("variant")
+    assert list(aux.index) == ["none", "plain", "bn"] and (aux["n"] == SEEDS).all()
+    assert aux["delta_mean"].isna().tolist() == [False, True, False]  # `plain` is the control
+
+
+def test_per_claim_tables(executed):
+    out, _ = executed
+    overtake = table(out, "aux_overtake")
+    assert list(overtake["evaluation"]) == ["first evaluation", "last evaluation"] * 2
+    assert (overtake["n_seeds"] == SEEDS).all() and set(overtake["verdict"]) <= VERDICTS
+    assert overtake["step"].iloc[0] < overtake["step"].iloc[1]  # validated twice per run
+
+    t2 = table(out, "table2")
+    assert list(t2["resolution"]) == [79, 151, 299] and list(t2["input_px"]) == [21, 39, 75]
+    assert list(t2["paper_top1"]) == [TABLE2_TOP1_ACC[v] for v in ("79", "151", "299")]
+    assert (t2["n"] == SEEDS).all() and t2["ours_macs_M"].gt(0).all()
+
+    t3 = table(out, "table3")
+    assert list(t3["variant"]) == list(load_ablation("table3").variants)
+    assert list(t3["paper_top1_err"]) == [23.4, 23.1, 22.8, 21.6, 21.2]
+    assert t3["verdict"].fillna("").tolist()[0] == "" and set(t3["verdict"][1:]) <= VERDICTS
+
+    costs = table(out, "costs")
+    assert len(costs) == N_RUNS // SEEDS
+    assert costs["paper_scale_macs_G"].notna().all() and costs["ours_macs_M"].notna().all()
+    assert set(table(out, "factorization_costs")["variant"]) == set(load_ablation("factorization").variants)
+
+    for name in ("label_smoothing_test_top5", "optimizer_test_top1", "resolution_claims"):
+        assert (table(out, name)["scale"] == "cpu").all()
+
+
+def test_figures_are_written_with_provenance(executed):
+    out, _ = executed
+    names = ["claims", "aux_curves", "label_smoothing_curves", "fig2_curves",
+             *(f"{a}_variants" for a in ("aux", "label_smoothing", "resolution", "factorization", "table3")),
+             *(f"{a}_accuracy_vs_cost" for a in ("resolution", "factorization", "table3"))]
+    for name in names:
+        for suffix in (".png", ".svg", ".meta.json"):
+            assert (out / "figures" / f"{name}{suffix}").stat().st_size > 0, name + suffix
+        assert json.loads((out / "figures" / f"{name}.meta.json").read_text())["scale"] == "cpu"
+
+
+def test_ablations_without_runs_and_an_empty_folder_say_so_in_one_line(trained, kernel, tmp_path):
+    only_aux = tmp_path / "only_aux"
+    shutil.copytree(trained / "runs" / "aux", only_aux / "runs" / "aux")
+    nb = execute(NOTEBOOKS[3], only_aux, tmp_path / "out_aux", kernel)  # 03_low_resolution
+    texts = shown(nb)
+    assert "No complete runs for ablation 'resolution' at scale cpu yet" in texts[1]
+    assert all(t.startswith("No ") for t in texts[1:]), texts
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    nb = execute(NOTEBOOKS[0], empty, tmp_path / "out_empty", kernel)
+    texts = shown(nb)
+    assert texts[0].startswith("No run records at scale cpu in") and "\n" not in texts[0].strip()
+    assert not (tmp_path / "out_empty" / "tables").exists()

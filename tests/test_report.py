@@ -1,0 +1,82 @@
+"""analysis.report: where a notebook's runs come from and what it says when there are none."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+import wandb  # noqa: E402
+
+from inception_repro.analysis import report  # noqa: E402
+from inception_repro.analysis.plots import Plot  # noqa: E402
+from inception_repro.analysis.stats import variant_order  # noqa: E402
+
+
+def wandb_run(run_id, variant, seed, top1):
+    run = SimpleNamespace(
+        id=run_id, state="finished", tags=["aux", variant, "cpu"], url=f"https://wandb.example/{run_id}",
+        config={"ablation": "aux", "variant": variant, "seed": seed, "scale": {"name": "cpu"}},
+        summary={"val/top1": top1, "val/top5": 1.0, "test/top1": top1, "test/top5": 1.0},
+    )
+    run.scan_history = lambda: iter([{"trainer/global_step": 5, "val/top1": top1 - 0.1},
+                                     {"trainer/global_step": 10, "val/top1": top1}])
+    return run
+
+
+class FakeApi:
+    default_entity = "me"
+
+    def runs(self, path):
+        assert path == "me/inception-repro"
+        return [wandb_run(f"r{v}{k}", v, k, 0.5 + 0.1 * k + 0.01 * len(v)) for v in ("none", "bn") for k in (0, 1)]
+
+
+def test_a_wandb_study_gives_the_same_tables_and_curves(monkeypatch, tmp_path):
+    monkeypatch.setattr(wandb, "Api", FakeApi)
+    study = report.load(source="wandb", output_dir=tmp_path, notebook="01_auxiliary_classifier")
+    assert repr(study).startswith("4 runs at scale cpu from me/inception-repro (wandb): 4 complete")
+    overtake = report.aux_overtake(study)
+    assert list(overtake["variant"]) == ["bn", "bn"] and list(overtake["step"]) == [5, 10]
+    assert overtake["ours_delta"].tolist() == pytest.approx([-2.0, -2.0])
+    assert isinstance(report.learning_curves(study, "aux"), Plot)
+    assert (tmp_path / "figures" / "aux_curves.png").is_file()
+    assert "aux_overtake.csv" in {p.name for p in (tmp_path / "tables").iterdir()}
+
+
+def test_unreadable_wandb_or_missing_folder_is_one_line(monkeypatch, tmp_path):
+    def no_key():
+        raise wandb.errors.UsageError("No API key configured.\nUse `wandb login`.")
+
+    monkeypatch.setattr(wandb, "Api", no_key)
+    study = report.load(source="wandb")
+    assert repr(study) == "Cannot read W&B runs: No API key configured. Use `wandb login`."
+    assert repr(report.claims(study)) == repr(study)
+    missing = report.load(results_dir=tmp_path / "nowhere")
+    assert repr(missing).startswith("No results folder at ") and "\n" not in repr(missing)
+    with pytest.raises(ValueError, match="valid: local, wandb"):
+        report.load(source="s3")
+
+
+def test_variants_follow_the_ablation_file_order():
+    assert variant_order("resolution", ["299", "151", "79"]) == ["79", "151", "299"]
+    assert variant_order("aux", ["bn", "extra", "none"]) == ["none", "bn", "extra"]
+    assert variant_order("not_an_ablation", ["b", "a"]) == ["a", "b"]
+
+
+def test_costs_table_adds_the_paper_scale_costs_when_make_costs_wrote_them(monkeypatch, tmp_path):
+    monkeypatch.setattr(wandb, "Api", FakeApi)
+    study = report.load(source="wandb", output_dir=tmp_path)
+    assert repr(report.paper_costs(study)).startswith(f"No {tmp_path / 'tables' / 'model_costs.csv'}: run `make costs`")
+    assert "paper_scale_macs_G" not in report.costs_table(study).columns
+    (tmp_path / "tables").mkdir(exist_ok=True)
+    pd.DataFrame({"ablation": ["aux"] * 2, "variant": ["none", "bn"], "macs": [5.0e9, 5.5e9],
+                  "params": [2.0e7, 2.5e7]}).to_csv(tmp_path / "tables" / "model_costs.csv", index=False)
+    costs = report.costs_table(study).set_index("variant")
+    assert list(costs.index) == ["none", "bn"] and (costs["n"] == 2).all()
+    assert costs["paper_scale_macs_G"].tolist() == pytest.approx([5.0, 5.5])
+    assert costs["paper_scale_params_M"].tolist() == pytest.approx([20.0, 25.0])

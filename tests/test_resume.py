@@ -1,0 +1,166 @@
+"""Preemption: a run killed with SIGKILL and started again by the same command ends bitwise equal to
+an uninterrupted one (weights, optimizer, RNG and data position, metrics, history); its records
+are never half-written; a grid killed mid-way resumes the same run and W&B run id."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from inception_repro import ablate, train
+from inception_repro.data import FashionMNISTDataModule
+
+from conftest import needs_fashion_mnist, one_thread, run_folder, short_run_overrides
+
+pytestmark = needs_fashion_mnist
+
+STEPS_PER_EPOCH = 6  # train_subset 96 / batch 16; two epochs; a checkpoint every 3 steps
+TIMING_COLUMNS = ("train/images_per_s", "train/epoch_time_s")
+METRICS = ("val_top1", "val_top5", "val_top1_raw", "val_top5_raw", "test_top1", "test_top5", "test_top1_raw",
+           "test_top5_raw", "epochs", "global_step", "status")
+
+
+def _logged_steps(metrics: Path) -> list[int]:
+    try:
+        with open(metrics, newline="") as f:
+            return [int(float(row["step"])) for row in csv.DictReader(f)]
+    except FileNotFoundError:
+        return []
+
+
+def _kill_once_logged(module: str, argv: list[str], metrics: Path, step: int, log: Path) -> None:
+    """Start ``python -m module argv``; SIGKILL it, as a preemption would, once ``metrics`` has a row
+    at ``step`` or later, i.e. once batch step+1 is trained (here always before the next checkpoint)."""
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+    with open(log, "w") as err:
+        child = subprocess.Popen([sys.executable, "-m", module, *argv], stdout=subprocess.DEVNULL, stderr=err, env=env)
+        deadline = time.monotonic() + 300
+        while child.poll() is None and time.monotonic() < deadline:
+            if any(s >= step for s in _logged_steps(metrics)):
+                child.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.002)
+        assert child.wait() == -signal.SIGKILL, log.read_text()[-3000:]
+
+
+def _same(a, b, path: str = "") -> None:
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), path
+        for key in a:
+            _same(a[key], b[key], f"{path}/{key}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            _same(x, y, f"{path}[{i}]")
+    elif isinstance(a, torch.Tensor):
+        assert torch.equal(a, b), path
+    else:
+        assert a == b, path
+
+
+def _history(run_dir: Path) -> list[dict[str, str]]:
+    with open(run_dir / "metrics.csv", newline="") as f:
+        return [{k: v for k, v in row.items() if k not in TIMING_COLUMNS} for row in csv.DictReader(f)]
+
+
+def _assert_same_run(resumed: Path, reference: Path) -> None:
+    """Bitwise: every tensor of the final checkpoint but Lightning's loop counters and paths; the
+    summary's metrics; every history row but the timings."""
+    a, b = (torch.load(d / "checkpoints" / "last.ckpt", weights_only=True) for d in (resumed, reference))
+    for part in (a, b):
+        part.pop("loops"), part.pop("callbacks")
+    _same(a, b)
+    summaries = [json.loads((d / "summary.json").read_text()) for d in (resumed, reference)]
+    assert {k: summaries[0].get(k) for k in METRICS} == {k: summaries[1].get(k) for k in METRICS}
+    assert _history(resumed) == _history(reference)
+
+
+def _after_kill(run_dir: Path) -> dict:
+    """The record a SIGKILL left: an incomplete summary, a loadable checkpoint, no temporary files."""
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "incomplete"
+    checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    return {"step": checkpoint["global_step"], "files": sorted(str(p.relative_to(run_dir)) for p in run_dir.rglob("*"))}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    with one_thread():
+        yield
+
+
+def _labels(module: FashionMNISTDataModule, epoch: int | None = None) -> list[list[int]]:
+    loader = module.train_dataloader()
+    if epoch is not None:
+        loader.sampler.set_epoch(epoch)
+    return [labels.tolist() for _, labels in loader]
+
+
+def test_the_train_order_resumes_where_its_checkpoint_left_it(fmnist_cache):
+    def module(seed=0, state=None):
+        dm = FashionMNISTDataModule(cache_dir=fmnist_cache, batch_size=16, train_subset=96, seed=seed)
+        dm.load_state_dict(state or {})
+        dm.setup()
+        return dm
+
+    epoch0, epoch1 = _labels(module(), 0), _labels(module(), 1)
+    assert epoch0 != epoch1 and epoch0 != _labels(module(seed=1), 0)
+    assert _labels(module(state={"epoch": 0, "batches": 2})) == epoch0[2:]  # mid-epoch: the same order, 2 batches on
+    assert _labels(module(state={"epoch": 1, "batches": 0})) == epoch1  # after an epoch's last batch
+    assert _labels(module(state={"epoch": 1, "batches": 5})) == epoch1[5:]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, fmnist_cache) -> Path:
+    """An uninterrupted run of aux/bn."""
+    results = tmp_path_factory.mktemp("reference")
+    with one_thread():
+        assert train.main(["ablation=aux", "variant=bn", *short_run_overrides(results, fmnist_cache)]) == 0
+    return run_folder(results)
+
+
+@pytest.mark.parametrize(("kill_after_row", "resumed_from"), [(3, 3), (STEPS_PER_EPOCH, STEPS_PER_EPOCH)],
+                         ids=["mid-epoch", "epoch-boundary"])
+def test_killed_run_resumes_bitwise(kill_after_row, resumed_from, reference, tmp_path, fmnist_cache):
+    argv = ["ablation=aux", "variant=bn", *short_run_overrides(tmp_path, fmnist_cache)]
+    run_dir = run_folder(tmp_path)
+    _kill_once_logged("inception_repro.train", argv, run_dir / "metrics.csv", kill_after_row, tmp_path / "log")
+    left = _after_kill(run_dir)
+    assert left["step"] == resumed_from, left
+
+    assert train.main(argv) == 0  # the same command again
+    assert not list(run_dir.rglob("*.tmp"))
+    _assert_same_run(run_dir, reference)
+
+
+def test_killed_grid_resumes_the_same_runs_and_wandb_ids(tmp_path, tmp_path_factory, fmnist_cache, monkeypatch):
+    """``make ablation-label-smoothing`` killed in its second run, then started again: the first run is
+    kept as it was, the second resumes bitwise and continues its W&B run (same id, no second one)."""
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    overrides = [o if o != "logger=none" else "logger=wandb" for o in short_run_overrides(tmp_path, fmnist_cache)]
+    argv = ["label_smoothing", "--seeds", "1", "--", *overrides]
+    second = run_folder(tmp_path, "label_smoothing", "eps0.1")
+    _kill_once_logged("inception_repro.ablate", argv, second / "metrics.csv", 3, tmp_path / "log")
+    first = run_folder(tmp_path, "label_smoothing", "eps0")
+    first_record = (first / "summary.json").read_bytes()
+    assert json.loads(first_record)["status"] == "complete"
+    assert _after_kill(second)["step"] == 3
+
+    assert ablate.main(argv) == 0
+    assert (first / "summary.json").read_bytes() == first_record
+    reference = tmp_path_factory.mktemp("grid-reference")
+    ref_overrides = [o.replace(str(tmp_path), str(reference)) for o in overrides]
+    assert train.main(["ablation=label_smoothing", "variant=eps0.1", *ref_overrides]) == 0
+    _assert_same_run(second, run_folder(reference, "label_smoothing", "eps0.1"))
+    for run_dir, attempts in ((first, 1), (second, 2)):
+        offline = sorted(p.name for p in (run_dir / "wandb").glob("offline-run-*"))
+        assert len(offline) == attempts and all(n.endswith(f"-label_smoothing-{run_dir.parent.name.replace('.', '_')}-seed0") for n in offline), offline
