@@ -46,7 +46,7 @@ ablations: ablation-aux ablation-label-smoothing ablation-resolution ablation-fa
 clean:
 	rm -rf $(VENV) data .pytest_cache
 
-# CPU benchmarks (about 4 minutes on 2 cores): results/bench/cpu.json
+# CPU benchmarks (7 minutes on 2 shared cores): results/bench/cpu.json
 bench: $(STAMP)
 	$(PY) -m inception_repro.bench.cpu
 

@@ -52,12 +52,17 @@ def git_commit() -> str | None:
     return _git("rev-parse", "HEAD") or None
 
 
+def git_dirty(*paths: str) -> bool | None:
+    """Whether the checkout (or only `paths` in it) differs from its commit; None outside a git checkout."""
+    status = _git("status", "--porcelain", "--", *paths)
+    return None if status is None else bool(status)
+
+
 def provenance(command: str | None = None, **extra: Any) -> dict[str, Any]:
     """Commit, dirty flag, command (default: sys.argv), UTC date, machine, plus `extra` keys."""
-    status = _git("status", "--porcelain")
     return {
         "git_commit": git_commit(),
-        "git_dirty": None if status is None else bool(status),
+        "git_dirty": git_dirty(),
         "command": command if command is not None else shlex.join(sys.argv),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": {

@@ -25,7 +25,7 @@ from inception_repro.distributed import check_strategy, launched_as_rank_zero, p
 from inception_repro.errors import ConfigError
 from inception_repro.models import InceptionConfig, InceptionV3
 from inception_repro.models.costs import count_macs, count_params
-from inception_repro.provenance import git_commit
+from inception_repro.provenance import git_commit, git_dirty
 from inception_repro.runs import RunFolder, config_hash
 from inception_repro.training.callbacks import ExactResume, ThroughputMonitor
 from inception_repro.training.checkpoint import AtomicCheckpointIO, check_checkpoint, run_checkpoint
@@ -34,6 +34,7 @@ from inception_repro.training.module import InceptionLitModule
 from inception_repro.training.tracking import make_wandb_logger
 
 DATAMODULES = {"fashion_mnist": FashionMNISTDataModule, "imagefolder": ImageFolderDataModule}
+CODE_PATHS = ("src", "configs", "pyproject.toml")  # what makes a run; results/ and notebooks/ do not
 
 
 def _now() -> str:
@@ -210,6 +211,7 @@ def _fit(cfg: DictConfig, folder: RunFolder, run: PreparedRun, previous: dict[st
         "scale": cfg.scale.name,
         "config_hash": config_hash(cfg),
         "git_commit": git_commit(),
+        "git_dirty": git_dirty(*CODE_PATHS),
         "torch_version": torch.__version__,
         "started_at": previous.get("started_at") if resumed else _now(),
         **run.costs,

@@ -7,7 +7,7 @@
 - ``data_images_per_s`` against ``model_images_per_s`` at the cpu scale: the loader must be faster.
 - ``scaling``: images/s and peak resident memory against width and input size, each point alone
   in a subprocess, its peak counted from just before the model is built (Linux /proc).
-About four minutes on 2 cores. No figure here is asserted by a test.
+6m49s on 2 cores shared with other jobs (load 3-6). No figure here is asserted by a test.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ console = Console()
 
 @dataclass(frozen=True)
 class Settings:
-    """How much to measure; the defaults fit in about four minutes on 2 cores."""
+    """How much to measure; the defaults take 7 minutes on 2 shared cores."""
 
     shapes: tuple[Shape, ...] = (Shape(299, 4, True, 3), Shape(75, 16, False, 6))
     rounds: int = 5
