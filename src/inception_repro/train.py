@@ -28,7 +28,7 @@ from inception_repro.models.costs import count_macs, count_params
 from inception_repro.provenance import git_commit, git_dirty
 from inception_repro.runs import RunFolder, config_hash
 from inception_repro.training.callbacks import ExactResume, ThroughputMonitor
-from inception_repro.training.checkpoint import AtomicCheckpointIO, check_checkpoint, run_checkpoint
+from inception_repro.training.checkpoint import AtomicCheckpointIO, LastCheckpoint, check_checkpoint
 from inception_repro.training.history import HistoryLogger
 from inception_repro.training.module import InceptionLitModule
 from inception_repro.training.tracking import make_wandb_logger
@@ -69,7 +69,7 @@ def build_trainer(cfg: DictConfig, folder: RunFolder, throughput: ThroughputMoni
     """The run's Trainer, without loggers (``_fit`` attaches them): it touches no file, so a bad
     ``trainer.*`` value fails before the run folder is created."""
     t = cfg.trainer
-    checkpoint = run_checkpoint(folder.checkpoints, t.checkpoint_every_n_steps)
+    checkpoint = LastCheckpoint(folder.last_checkpoint, t.checkpoint_every_n_steps)
     progress = pl.callbacks.RichProgressBar() if sys.stdout.isatty() else pl.callbacks.TQDMProgressBar(refresh_rate=100)
     optional = {k: t[k] for k in ("limit_train_batches", "limit_val_batches", "limit_test_batches") if t[k] is not None}
     try:
@@ -226,7 +226,6 @@ def _fit(cfg: DictConfig, folder: RunFolder, run: PreparedRun, previous: dict[st
     summary.update(device=_device_name(trainer), world_size=trainer.world_size)
     try:
         trainer.fit(run.module, datamodule=run.datamodule, ckpt_path=resume_from)
-        trainer.save_checkpoint(folder.last_checkpoint)  # last.ckpt holds the final weights
         if "val/top1" not in trainer.callback_metrics:  # resumed from the final checkpoint: nothing left to fit
             _validate_unlogged(trainer, run)
         validation = _metrics(trainer.callback_metrics, "val")

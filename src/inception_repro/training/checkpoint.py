@@ -13,6 +13,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from lightning_fabric.plugins import TorchCheckpointIO
+from pytorch_lightning.callbacks import Checkpoint
 
 from inception_repro.errors import UserError
 from inception_repro.provenance import atomic_write
@@ -48,12 +49,25 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         atomic_write(path, write)
 
 
-def run_checkpoint(dirpath: Path, every_n_train_steps: int) -> pl.callbacks.ModelCheckpoint:
-    """Only ``last.ckpt``, every ``every_n_train_steps`` optimizer steps and at the end of training."""
-    return pl.callbacks.ModelCheckpoint(
-        dirpath=dirpath, save_last=True, save_top_k=0, every_n_train_steps=every_n_train_steps,
-        enable_version_counter=False,
-    )
+class LastCheckpoint(Checkpoint):
+    """Saves ``path`` (last.ckpt) every ``every_n_steps`` optimizer steps and after the last step.
+
+    Always at the end of a step, never after fit: a run resumed after its last step then has
+    nothing to save, and every finished run's last.ckpt is the state after its last step.
+    """
+
+    def __init__(self, path: Path, every_n_steps: int) -> None:
+        self.path, self.every_n_steps = Path(path), every_n_steps
+        self.last_step = self.saved_step = 0
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.last_step, self.saved_step = trainer.estimated_stepping_batches, trainer.global_step
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx) -> None:
+        step = trainer.global_step
+        if step != self.saved_step and (step % self.every_n_steps == 0 or step >= self.last_step):
+            trainer.save_checkpoint(self.path)
+            self.saved_step = step
 
 
 def check_checkpoint(path: Path) -> None:
