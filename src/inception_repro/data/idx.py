@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import gzip
 import math
-import os
 import shutil
 import struct
-import tempfile
 import zlib
 from pathlib import Path
 
 from inception_repro.errors import DatasetCorruptError
+from inception_repro.provenance import atomic_write
 
 
 def idx_header(dims: tuple[int, ...]) -> bytes:
@@ -38,11 +37,11 @@ def idx_problem(path: Path, dims: tuple[int, ...]) -> str | None:
 
 
 def unpack_idx(src: Path, dest: Path, dims: tuple[int, ...]) -> None:
-    """Copy `src` (gzipped if it ends in .gz) to `dest`, checking header and length; write temp then rename."""
+    """Copy `src` (gzipped if it ends in .gz) to `dest`, checking header and length; written atomically."""
     opener = gzip.open if src.suffix == ".gz" else open
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-    try:
-        with opener(src, "rb") as fin, os.fdopen(fd, "wb") as fout:
+
+    def write(tmp: Path) -> None:
+        with opener(src, "rb") as fin, open(tmp, "wb") as fout:
             try:
                 header = fin.read(len(idx_header(dims)))
                 if header != idx_header(dims):
@@ -53,7 +52,5 @@ def unpack_idx(src: Path, dest: Path, dims: tuple[int, ...]) -> None:
                 raise DatasetCorruptError(f"{src}: cannot decompress ({err})") from err
             if fout.tell() != idx_size(dims):
                 raise DatasetCorruptError(f"{src}: payload is {fout.tell()} bytes, expected {idx_size(dims)}")
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    atomic_write(dest, write)
