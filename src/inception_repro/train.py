@@ -139,6 +139,10 @@ def prepare_run(cfg: DictConfig, folder: RunFolder) -> PreparedRun:
     network = InceptionV3(InceptionConfig.from_dict(model_config(cfg, datamodule.num_classes)))
     costs = {"params": count_params(network), "macs": count_macs(network)}
     module = build_module(cfg, datamodule.num_classes)
+    if str(cfg.trainer.precision).startswith("64"):
+        # Lightning loads a resumed checkpoint before it converts the module: a float32 module would
+        # round the float64 weights it restores.
+        module.double()
     if cfg.trainer.compile:
         module.model.compile()
     throughput = ThroughputMonitor()

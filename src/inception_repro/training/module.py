@@ -70,19 +70,22 @@ class InceptionLitModule(pl.LightningModule):
     def forward(self, x: torch.Tensor):
         return self.model(x)
 
-    def _to_memory_format(self, x: torch.Tensor) -> torch.Tensor:
-        return x.contiguous(memory_format=torch.channels_last) if self.hparams.channels_last else x
+    def _as_network_input(self, x: torch.Tensor) -> torch.Tensor:
+        """The batch in the network's dtype (float64 under ``precision=64-true``) and memory format."""
+        layout = torch.channels_last if self.hparams.channels_last else torch.contiguous_format
+        return x.to(dtype=self.dtype, memory_format=layout)
 
     def training_step(self, batch, batch_idx):
         x, y = batch
-        out = self.model(self._to_memory_format(x))
+        out = self.model(self._as_network_input(x))
         loss, main, aux = inception_loss(out, y, self.hparams.label_smoothing, self.hparams.aux_weight)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite loss {loss.item()} at step {self.global_step}")
-        self.log("train/loss", loss, prog_bar=True)
-        self.log("train/loss_main", main)
+        # Averaged over the replicas, so a DDP history reads like a 1-process one on the global batch.
+        self.log("train/loss", loss, prog_bar=True, sync_dist=True)
+        self.log("train/loss_main", main, sync_dist=True)
         if aux is not None:
-            self.log("train/loss_aux", aux)
+            self.log("train/loss_aux", aux, sync_dist=True)
         self.log("lr", self.trainer.optimizers[0].param_groups[0]["lr"])
         return loss
 
@@ -99,7 +102,7 @@ class InceptionLitModule(pl.LightningModule):
 
     def _evaluate(self, batch, split: str) -> None:
         x, y = batch
-        x = self._to_memory_format(x)
+        x = self._as_network_input(x)
         nets = {"raw": self.model, "ema": self.ema.module if self.ema is not None else None}
         for weights, net in nets.items():
             if net is None:
