@@ -61,6 +61,7 @@ notebooks: $(STAMP)
 	@for nb in notebooks/[0-9][0-9]_*.ipynb; do echo "papermill $$nb"; \
 	  $(VENV)/bin/papermill --kernel inception-repro --no-progress-bar --log-level WARNING \
 	    $(if $(SCALE),-p scale $(SCALE)) "$$nb" "$$nb" || exit 1; done
+	$(PY) -m inception_repro.analysis.readme_results
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks

@@ -113,6 +113,9 @@ def test_paired_delta_refuses_duplicates_and_ambiguous_ablation():
     (0.1, 0.5, -1, "contradicts"),
     (-0.2, 0.3, -1, "inconclusive"),
     (-0.2, 0.3, 0, "supports"),
+    (-1.0, 1.0, 0, "supports"),
+    (-28.9, 25.8, 0, "inconclusive"),  # contains 0, but far wider than the +-1 point margin
+    (-0.5, 1.5, 0, "inconclusive"),
     (0.1, 0.3, 0, "contradicts"),
     (-0.3, -0.1, 0, "contradicts"),
     (math.nan, math.nan, +1, "inconclusive"),

@@ -8,10 +8,13 @@ The rule, fixed before any result is seen:
 3. The mean delta gets a 95% Student-t interval (n - 1 degrees of freedom).
 4. Paper direction +1 / -1 (variant better / worse): `supports` if the interval excludes 0 on the
    paper's side, `contradicts` if it excludes 0 on the other side, else `inconclusive`.
-   Direction 0 (paper expects no difference): `supports` if the interval contains 0, else
-   `contradicts`. Fewer than 2 pairs: `inconclusive`; no pairs: `no runs`.
+   Direction 0 (paper expects no difference): `supports` if the whole interval lies within
+   +-EQUIVALENCE_MARGIN percentage points, `contradicts` if it excludes 0, else `inconclusive`.
+   Fewer than 2 pairs: `inconclusive`; no pairs: `no runs`.
 
-A direction-0 `supports` from few seeds is weak evidence: read it with the interval's width.
+The margin was added after the first reduced-budget results, where a 2-seed interval of -29 to
++26 points counted as support for "no difference"; it can only turn a `supports` into
+`inconclusive`.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from .collect import complete_runs
 from .paper import CLAIMS
 
 CONFIDENCE = 0.95
+EQUIVALENCE_MARGIN = 1.0  # percentage points: "no difference" means within +-1 top-1 point
 SUPPORTS, CONTRADICTS, INCONCLUSIVE, NO_RUNS = "supports", "contradicts", "inconclusive", "no runs"
 CLAIMS_COLUMNS = ("claim", "paper_section", "paper_delta", "ours_delta", "ci_low", "ci_high",
                   "n_seeds", "scale", "verdict")
@@ -113,7 +117,9 @@ def verdict(ci_low: float, ci_high: float, direction: int) -> str:
     if math.isnan(ci_low) or math.isnan(ci_high):
         return INCONCLUSIVE
     if direction == 0:
-        return SUPPORTS if ci_low <= 0.0 <= ci_high else CONTRADICTS
+        if ci_low > 0.0 or ci_high < 0.0:
+            return CONTRADICTS
+        return SUPPORTS if -EQUIVALENCE_MARGIN <= ci_low and ci_high <= EQUIVALENCE_MARGIN else INCONCLUSIVE
     low, high = (ci_low, ci_high) if direction > 0 else (-ci_high, -ci_low)
     if low > 0.0:
         return SUPPORTS

@@ -1,0 +1,118 @@
+"""README's "Results" section, written from results/ (``make notebooks`` ends with it).
+
+Nothing in the section is typed by hand: the claims table is ``results/tables/claims.md`` as
+``notebooks/00_summary.ipynb`` wrote it, the provenance line comes from its ``.meta.json``, and
+each ablation's training budget is read from the ``config.yaml`` of the runs that table used.
+The section sits between two markers in README.md; ``python -m inception_repro.analysis.readme_results``
+rewrites it, and ``--check`` exits 1 when README.md is out of date with results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import yaml
+
+from ..provenance import atomic_write, project_root
+
+BEGIN = "<!-- results:begin (written by python -m inception_repro.analysis.readme_results) -->"
+END = "<!-- results:end -->"
+KEY_FIGURES = (
+    ("claims", "Every claim: our paired delta and its 95% interval beside the paper's delta"),
+    ("aux_curves", "§4: validation top-1 during training, no aux / aux / BN aux"),
+    ("table3_variants", "Table 3: the cumulative ladder"),
+    ("resolution_variants", "Table 2: 79 / 151 / 299 px receptive fields at about the same cost"),
+    ("factorization_accuracy_vs_cost", "Factorizations: accuracy against multiply-adds"),
+)
+
+
+class StaleReadme(RuntimeError):
+    """README.md's results section differs from what results/ says."""
+
+
+def _budget(run_dir: Path) -> tuple:
+    """What a run trained: scale, width, epochs x images, the commit it ran."""
+    cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
+    summary = json.loads((run_dir / "summary.json").read_text())
+    images = cfg["data"]["train_subset"] or "all"
+    return (cfg["scale"]["name"], cfg["model"]["width"], cfg["trainer"]["max_epochs"], images,
+            (summary.get("git_commit") or "unknown")[:7])
+
+
+def budget_lines(root: Path, run_dirs: list[str]) -> list[str]:
+    """One line per ablation and budget: the run count and what each of them trained."""
+    runs: dict[tuple, int] = defaultdict(int)
+    for run in run_dirs:
+        ablation = Path(run).parts[-3]
+        runs[(ablation, *_budget(root / run))] += 1
+    return [
+        f"- `{ablation}`: {n} runs, scale `{scale}`, width {width}, {epochs} epochs x {images} "
+        f"training images, commit `{commit}`"
+        for (ablation, scale, width, epochs, images, commit), n in sorted(runs.items())
+    ]
+
+
+def render(root: Path) -> str:
+    """The section's text from ``<root>/results``."""
+    tables, figures = root / "results" / "tables", root / "results" / "figures"
+    meta = json.loads((tables / "claims.meta.json").read_text())
+    lines = [
+        BEGIN,
+        "",
+        f"Scale `{meta['scale']}`; written {meta['date'][:10]} from commit `{meta['git_commit'][:7]}` "
+        f"by `{meta['command']}`. Deltas are top-1 percentage points of the variant over its control, "
+        "paired by seed; `ci_low` / `ci_high` bound the 95% t-interval. The paper's deltas are "
+        "ImageNet; ours are Fashion-MNIST at the cpu scale, so they test direction and mechanics, "
+        "not ImageNet numbers.",
+        "",
+        (tables / "claims.md").read_text().strip(),
+        "",
+        "The runs behind the table (from each run's `config.yaml` and `summary.json`):",
+        "",
+        *budget_lines(root, meta["run_dirs"]),
+        "",
+    ]
+    for name, caption in KEY_FIGURES:
+        if (figures / f"{name}.png").exists():
+            lines += [f"**{caption}** (`results/figures/{name}.png`)", "", f"![{caption}](results/figures/{name}.png)", ""]
+    return "\n".join([*lines, END])
+
+
+def updated(readme: str, section: str) -> str:
+    """``readme`` with the text between the markers replaced by ``section``."""
+    start, end = readme.find(BEGIN), readme.find(END)
+    if start < 0 or end < start:
+        raise StaleReadme(f"README.md has no results markers: put {BEGIN!r} and {END!r} where the section goes")
+    return readme[:start] + section + readme[end + len(END):]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=None, help="project root (default: this checkout)")
+    parser.add_argument("--check", action="store_true", help="exit 1 if README.md is out of date")
+    args = parser.parse_args(argv)
+    root = args.root or project_root()
+    readme = root / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    try:
+        new = updated(text, render(root))
+    except StaleReadme as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.check:
+        if new != text:
+            print("README.md's results section is out of date: run `make notebooks`", file=sys.stderr)
+            return 1
+        return 0
+    if new != text:
+        atomic_write(readme, lambda p: p.write_text(new, encoding="utf-8"))
+    print("README.md results section: " + ("updated" if new != text else "up to date"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""README's Results section is results/ copied, never typed (analysis/readme_results.py)."""
+
+from __future__ import annotations
+
+import shutil
+
+from inception_repro.analysis.readme_results import BEGIN, END, main
+from inception_repro.provenance import project_root
+
+ROOT = project_root()
+
+
+def test_the_committed_readme_shows_what_results_holds():
+    assert main(["--check"]) == 0, "run `make notebooks` (or python -m inception_repro.analysis.readme_results)"
+
+
+def _project_copy(tmp_path, readme: str):
+    """README plus the committed tables, figures and run records (config and summary only)."""
+    shutil.copytree(ROOT / "results" / "tables", tmp_path / "results" / "tables")
+    shutil.copytree(ROOT / "results" / "figures", tmp_path / "results" / "figures")
+    for summary in (ROOT / "results" / "runs").glob("*/*/seed*/summary.json"):
+        run = tmp_path / summary.parent.relative_to(ROOT)
+        run.mkdir(parents=True)
+        for name in ("summary.json", "config.yaml"):
+            shutil.copy(summary.parent / name, run / name)
+    (tmp_path / "README.md").write_text(readme)
+    return tmp_path / "README.md"
+
+
+def test_the_section_is_rewritten_between_the_markers_and_a_change_in_results_is_caught(tmp_path, capsys):
+    readme = _project_copy(tmp_path, f"# Title\n\n{BEGIN}\nold text\n{END}\n\n## After\n")
+    assert main(["--root", str(tmp_path), "--check"]) == 1
+    assert main(["--root", str(tmp_path)]) == 0
+    text = readme.read_text()
+    claims = (tmp_path / "results" / "tables" / "claims.md").read_text().strip()
+    assert text.startswith("# Title\n\n") and text.endswith(f"{END}\n\n## After\n")
+    assert claims in text and "old text" not in text
+    assert "![Every claim" in text and "(results/figures/claims.png)" in text
+    assert "- `aux`: 6 runs, scale `cpu`, width " in text  # 3 variants x 2 seeds
+    assert main(["--root", str(tmp_path)]) == 0 and readme.read_text() == text  # idempotent
+    assert "up to date" in capsys.readouterr().out
+
+    table = tmp_path / "results" / "tables" / "claims.md"
+    table.write_text(claims.replace("| cpu |", "| gpu |", 1))
+    assert main(["--root", str(tmp_path), "--check"]) == 1
+
+
+def test_a_readme_without_markers_is_left_alone(tmp_path, capsys):
+    readme = _project_copy(tmp_path, "# Title\n")
+    assert main(["--root", str(tmp_path)]) == 2
+    assert readme.read_text() == "# Title\n"
+    assert "no results markers" in capsys.readouterr().err
