@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import os
+import signal
+import subprocess
+import sys
+import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import torch
@@ -72,3 +78,27 @@ def one_thread():
             os.environ.pop("OMP_NUM_THREADS")
         else:
             os.environ["OMP_NUM_THREADS"] = previous_env
+
+
+def _logged_steps(metrics: Path) -> list[int]:
+    try:
+        with open(metrics, newline="") as f:
+            return [int(float(row["step"])) for row in csv.DictReader(f)]
+    except FileNotFoundError:
+        return []
+
+
+def kill_once_logged(module: str, argv: list[str], metrics: Path, step: int, log: Path) -> None:
+    """Start ``python -m module argv``; SIGKILL its whole process group (the run and any DDP ranks it
+    started), as a preemption would, once ``metrics`` has a row at ``step`` or later."""
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+    with open(log, "w") as err:
+        child = subprocess.Popen([sys.executable, "-m", module, *argv], stdout=subprocess.DEVNULL, stderr=err,
+                                 env=env, start_new_session=True)
+        deadline = time.monotonic() + 300
+        while child.poll() is None and time.monotonic() < deadline:
+            if any(s >= step for s in _logged_steps(metrics)):
+                os.killpg(child.pid, signal.SIGKILL)
+                break
+            time.sleep(0.002)
+        assert child.wait() == -signal.SIGKILL, log.read_text()[-3000:]

@@ -6,11 +6,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +14,7 @@ import torch
 from inception_repro import ablate, train
 from inception_repro.data import FashionMNISTDataModule
 
-from conftest import needs_fashion_mnist, one_thread, run_folder, short_run_overrides
+from conftest import kill_once_logged, needs_fashion_mnist, one_thread, run_folder, short_run_overrides
 
 pytestmark = needs_fashion_mnist
 
@@ -27,29 +22,6 @@ STEPS_PER_EPOCH = 6  # train_subset 96 / batch 16; two epochs; a checkpoint ever
 TIMING_COLUMNS = ("train/images_per_s", "train/epoch_time_s")
 METRICS = ("val_top1", "val_top5", "val_top1_raw", "val_top5_raw", "test_top1", "test_top5", "test_top1_raw",
            "test_top5_raw", "epochs", "global_step", "status")
-
-
-def _logged_steps(metrics: Path) -> list[int]:
-    try:
-        with open(metrics, newline="") as f:
-            return [int(float(row["step"])) for row in csv.DictReader(f)]
-    except FileNotFoundError:
-        return []
-
-
-def _kill_once_logged(module: str, argv: list[str], metrics: Path, step: int, log: Path) -> None:
-    """Start ``python -m module argv``; SIGKILL it, as a preemption would, once ``metrics`` has a row
-    at ``step`` or later, i.e. once batch step+1 is trained (here always before the next checkpoint)."""
-    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
-    with open(log, "w") as err:
-        child = subprocess.Popen([sys.executable, "-m", module, *argv], stdout=subprocess.DEVNULL, stderr=err, env=env)
-        deadline = time.monotonic() + 300
-        while child.poll() is None and time.monotonic() < deadline:
-            if any(s >= step for s in _logged_steps(metrics)):
-                child.send_signal(signal.SIGKILL)
-                break
-            time.sleep(0.002)
-        assert child.wait() == -signal.SIGKILL, log.read_text()[-3000:]
 
 
 def _same(a, b, path: str = "") -> None:
@@ -133,7 +105,7 @@ def reference(tmp_path_factory, fmnist_cache) -> Path:
 def test_killed_run_resumes_bitwise(kill_after_row, resumed_from, reference, tmp_path, fmnist_cache):
     argv = ["ablation=aux", "variant=bn", *short_run_overrides(tmp_path, fmnist_cache)]
     run_dir = run_folder(tmp_path)
-    _kill_once_logged("inception_repro.train", argv, run_dir / "metrics.csv", kill_after_row, tmp_path / "log")
+    kill_once_logged("inception_repro.train", argv, run_dir / "metrics.csv", kill_after_row, tmp_path / "log")
     left = _after_kill(run_dir)
     assert left["step"] == resumed_from, left
 
@@ -149,7 +121,7 @@ def test_killed_grid_resumes_the_same_runs_and_wandb_ids(tmp_path, tmp_path_fact
     overrides = [o if o != "logger=none" else "logger=wandb" for o in short_run_overrides(tmp_path, fmnist_cache)]
     argv = ["label_smoothing", "--seeds", "1", "--", *overrides]
     second = run_folder(tmp_path, "label_smoothing", "eps0.1")
-    _kill_once_logged("inception_repro.ablate", argv, second / "metrics.csv", 3, tmp_path / "log")
+    kill_once_logged("inception_repro.ablate", argv, second / "metrics.csv", 3, tmp_path / "log")
     first = run_folder(tmp_path, "label_smoothing", "eps0")
     first_record = (first / "summary.json").read_bytes()
     assert json.loads(first_record)["status"] == "complete"
