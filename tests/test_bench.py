@@ -29,3 +29,15 @@ def test_bench_writes_every_figure_with_provenance(tmp_path, fmnist_cache):
     (point,) = on_disk["scaling"]
     assert point["width"] == 0.125 and point["input_size"] == 75
     assert point["peak_rss_mib"] >= point["rss_before_model_mib"] > 0
+
+
+def test_the_gpu_aux_run_is_a_valid_gpu_scale_config_at_the_short_budget_lr(tmp_path):
+    from inception_repro.bench.gpu import aux_overrides
+    from inception_repro.config import compose_run
+    from inception_repro.training.schedule import scaled_lr
+
+    cfg = compose_run(["ablation=aux", "variant=bn", "scale=gpu", "model.aux=bn",
+                       *aux_overrides(tmp_path, None, 36000, 2)])
+    assert (cfg.model.input_size, cfg.model.width, cfg.data.batch_size) == (299, 1.0, 128)
+    assert scaled_lr(cfg.optimizer.lr, cfg.optimizer.reference_batch, cfg.data.batch_size) == 0.045
+    assert (cfg.optimizer.epochs_per_decay, cfg.data.train_subset, cfg.trainer.max_epochs) == (0.1, 36000, 2)

@@ -131,19 +131,21 @@ def jpeg_decode(n: int = 512, size: int = 299) -> dict:
     return {"images": n, "size": size, "gpu_images_per_s": gpu, "cpu_one_core_images_per_s": cpu}
 
 
-def aux_ablation(results_dir: Path, data_root: str | None, train_subset: int, epochs: int) -> dict:
-    """The real grid runner on the gpu scale (full width, 299 px, Fashion-MNIST resized), one seed.
+def aux_overrides(results_dir: Path, data_root: str | None, train_subset: int, epochs: int) -> list[str]:
+    """The gpu-scale aux runs' overrides. The LR follows the cpu scale's short-budget rule (0.045 at
+    the run's own batch, decay every 0.1 epoch): the paper's 0.045 x 128 / 1600 left the first H200
+    run (100 steps) at chance."""
+    return [f"results_dir={results_dir}", "logger=none", f"data.train_subset={train_subset}",
+            f"trainer.max_epochs={epochs}", "data.num_workers=4", "optimizer.reference_batch=128",
+            "optimizer.epochs_per_decay=0.1", *([f"data.root={data_root}"] if data_root else [])]
 
-    The LR follows the cpu scale's short-budget rule (0.045 at the run's own batch, decay every 0.1
-    epoch): the paper's 0.045 x 128 / 1600 left the first H200 run (100 steps) at chance.
-    """
+
+def aux_ablation(results_dir: Path, data_root: str | None, train_subset: int, epochs: int) -> dict:
+    """The real grid runner on the gpu scale (full width, 299 px, Fashion-MNIST resized), one seed."""
     from inception_repro import ablate
     from inception_repro.runs import RunFolder
 
-    overrides = [f"results_dir={results_dir}", "logger=none", f"data.train_subset={train_subset}",
-                 f"trainer.max_epochs={epochs}", "data.num_workers=4", "optimizer.reference_batch=128",
-                 "optimizer.epochs_per_decay=0.1",
-                 *([f"data.root={data_root}"] if data_root else [])]
+    overrides = aux_overrides(results_dir, data_root, train_subset, epochs)
     start = time.perf_counter()
     code = ablate.main(["aux", "--scale", "gpu", "--seeds", "1", "--", *overrides])
     runs = {}
