@@ -30,8 +30,8 @@ KEY_FIGURES = (
 )
 
 
-class StaleReadme(RuntimeError):
-    """README.md's results section differs from what results/ says."""
+class MissingMarkers(RuntimeError):
+    """README.md has no place marked for the results section."""
 
 
 def _budget(run_dir: Path) -> tuple:
@@ -86,7 +86,7 @@ def updated(readme: str, section: str) -> str:
     """``readme`` with the text between the markers replaced by ``section``."""
     start, end = readme.find(BEGIN), readme.find(END)
     if start < 0 or end < start:
-        raise StaleReadme(f"README.md has no results markers: put {BEGIN!r} and {END!r} where the section goes")
+        raise MissingMarkers(f"README.md has no results markers: put {BEGIN!r} and {END!r} where the section goes")
     return readme[:start] + section + readme[end + len(END):]
 
 
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     text = readme.read_text(encoding="utf-8")
     try:
         new = updated(text, render(root))
-    except StaleReadme as e:
+    except MissingMarkers as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.check:
