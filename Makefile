@@ -27,7 +27,7 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 costs: $(STAMP)
-	$(PY) -m inception_repro.models.cost_table
+	$(PY) -m inception_repro.analysis.cost_table
 
 ablation-aux: $(STAMP)
 	$(ABLATE) aux

@@ -5,7 +5,7 @@ import json
 import pandas as pd
 
 from inception_repro.ablations import ablation_names, load_ablation
-from inception_repro.models.cost_table import COLUMNS, main
+from inception_repro.analysis.cost_table import COLUMNS, main
 
 
 def test_cost_table_has_a_row_per_variant_and_provenance(tmp_path):

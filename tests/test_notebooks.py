@@ -20,7 +20,7 @@ from inception_repro import ablate
 from inception_repro.ablations import ablation_names, load_ablation
 from inception_repro.analysis.paper import CLAIMS, TABLE2_TOP1_ACC
 from inception_repro.analysis.stats import CLAIMS_COLUMNS
-from inception_repro.models import cost_table
+from inception_repro.analysis import cost_table
 from inception_repro.provenance import project_root
 
 from conftest import needs_fashion_mnist, tiny_run_overrides

@@ -16,7 +16,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import hydra
 from hydra.core.global_hydra import GlobalHydra
@@ -29,8 +29,13 @@ from inception_repro.paths import CONFIG_DIR
 from inception_repro.runs import RunFolder
 from inception_repro.train import train_run
 
-if TYPE_CHECKING:
-    from inception_repro.ablate import PlannedRun
+
+class GridRun(Protocol):
+    """What a job array needs of a planned run (``ablate.PlannedRun``)."""
+
+    variant: str
+    seed: int
+    cfg: DictConfig
 
 LAUNCHERS = ("slurm", "local")  # configs/hydra/launcher/
 RECORDED = ("complete", "failed")
@@ -41,7 +46,7 @@ def is_hydra_override(override: str) -> bool:
     return override.lstrip("+~").startswith(("hydra/", "hydra."))
 
 
-def sweep_overrides(todo: list[PlannedRun], launcher: str, overrides: list[str]) -> list[str]:
+def sweep_overrides(todo: list[GridRun], launcher: str, overrides: list[str]) -> list[str]:
     """The multirun that covers ``todo``: its variants x its seeds at its scale, on ``launcher``.
 
     A run of that product that is already recorded costs one job that returns at once.
@@ -55,7 +60,7 @@ def sweep_overrides(todo: list[PlannedRun], launcher: str, overrides: list[str])
     ]
 
 
-def send_grid(todo: list[PlannedRun], launcher: str, overrides: list[str]) -> int:
+def send_grid(todo: list[GridRun], launcher: str, overrides: list[str]) -> int:
     """Run the multirun for ``todo`` in a child process; returns its exit status once every job has ended."""
     command = [sys.executable, "-m", "inception_repro.slurm", "-m", *sweep_overrides(todo, launcher, overrides)]
     return subprocess.run(command, check=False).returncode
