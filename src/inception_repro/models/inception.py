@@ -48,11 +48,16 @@ class InceptionV3(nn.Module):
         self.apply(_init_weights)
 
     def forward(self, x: Tensor) -> Tensor | InceptionOutputs:
-        x = self.grid17(self.reduce35(self.grid35(self.stem(x))))
-        aux = self.aux_head(x) if self.aux_head is not None and self.training else None
-        x = self.grid8(self.reduce17(x))
-        x = self.dropout(F.adaptive_avg_pool2d(x, 1)).flatten(1)
-        logits = self.classifier(x)
+        # Shapes of the paper's network (width 1.0, 299 px input, Table 1): N x 3 x 299 x 299
+        x = self.stem(x)  # N x 192 x 35 x 35
+        x = self.grid35(x)  # N x 288 x 35 x 35 (Fig. 5 modules)
+        x = self.reduce35(x)  # N x 768 x 17 x 17 (Fig. 10 reduction)
+        x = self.grid17(x)  # N x 768 x 17 x 17 (Fig. 6 modules)
+        aux = self.aux_head(x) if self.aux_head is not None and self.training else None  # N x classes (§4)
+        x = self.reduce17(x)  # N x 1280 x 8 x 8
+        x = self.grid8(x)  # N x 2048 x 8 x 8 (Fig. 7 modules)
+        x = self.dropout(F.adaptive_avg_pool2d(x, 1)).flatten(1)  # N x 2048
+        logits = self.classifier(x)  # N x classes
         return logits if aux is None else InceptionOutputs(logits, aux)
 
 
