@@ -59,7 +59,7 @@ def short_run_overrides(results_dir, cache_dir) -> list[str]:
 
 
 def run_folder(results_dir, ablation: str = "aux", variant: str = "bn", seed: int = 0):
-    return results_dir / "runs" / ablation / variant / f"seed{seed}"
+    return results_dir / "runs" / "cpu" / ablation / variant / f"seed{seed}"
 
 
 @contextmanager

@@ -10,7 +10,7 @@ from inception_repro.data import fashion_mnist_files
 
 @pytest.fixture
 def finished_run(tmp_path):
-    run_dir = tmp_path / "runs" / "aux" / "bn" / "seed0"
+    run_dir = tmp_path / "runs" / "cpu" / "aux" / "bn" / "seed0"
     run_dir.mkdir(parents=True)
     (run_dir / "summary.json").write_text('{"status": "complete"}')
     return run_dir

@@ -53,7 +53,7 @@ def test_sweep_covers_the_runs_to_train(tmp_path):
 def test_grid_trains_as_a_local_submitit_array_and_is_not_resent(tmp_path, fmnist_cache, capfd):
     overrides = tiny_run_overrides(tmp_path, fmnist_cache)
     assert ablate.main(["label_smoothing", "--seeds", "1", "--launcher", "local", "--", *overrides]) == 0
-    summaries = sorted((tmp_path / "runs" / "label_smoothing").glob("*/seed0/summary.json"))
+    summaries = sorted((tmp_path / "runs" / "cpu" / "label_smoothing").glob("*/seed0/summary.json"))
     assert [p.parent.parent.name for p in summaries] == ["eps0", "eps0.1"]
     assert all(json.loads(p.read_text())["status"] == "complete" for p in summaries)
     assert "2 to train on local at scale=cpu" in capfd.readouterr().out
