@@ -13,11 +13,10 @@ from filelock import FileLock
 from inception_repro import ablate, train
 from inception_repro.analysis.collect import collect_runs
 from inception_repro.config import compose_run
-from inception_repro.data import DEBIAN_FASHION_MNIST_DIR
 from inception_repro.data.fashion_mnist_files import FILES
 from inception_repro.runs import RunFolder, config_hash
 
-from conftest import needs_fashion_mnist, tiny_run_overrides
+from conftest import fashion_mnist_gz_dir, needs_fashion_mnist, tiny_run_overrides
 
 
 @pytest.fixture
@@ -56,7 +55,7 @@ def _truncated_copy(tmp_path: Path) -> Path:
     root = tmp_path / "truncated"
     root.mkdir()
     for name in FILES:
-        data = (DEBIAN_FASHION_MNIST_DIR / f"{name}.gz").read_bytes()
+        data = (fashion_mnist_gz_dir() / f"{name}.gz").read_bytes()
         (root / f"{name}.gz").write_bytes(data if "labels" in name else data[: len(data) // 2])
     return root
 
