@@ -9,9 +9,12 @@ SEEDS ?=
 ARGS ?=
 FORCE ?= 0
 LAUNCHER ?=
-ABLATE = $(PY) -m inception_repro.ablate $(if $(SCALE),--scale $(SCALE)) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(filter 1,$(FORCE)),--force) $(if $(LAUNCHER),--launcher $(LAUNCHER)) $(if $(ARGS),-- $(ARGS))
+# Where runs are written: local (default) = results/local, git-ignored, your own runs, compared at the
+# end of a grid with the committed study; study = results/, the committed study the notebooks read.
+STORE ?=
+ABLATE = $(PY) -m inception_repro.ablate $(if $(SCALE),--scale $(SCALE)) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(STORE),--store $(STORE)) $(if $(filter 1,$(FORCE)),--force) $(if $(LAUNCHER),--launcher $(LAUNCHER)) $(if $(ARGS),-- $(ARGS))
 
-.PHONY: setup test costs ablations ablation-aux ablation-label-smoothing ablation-resolution \
+.PHONY: setup data smoke test test-nodata costs ablations ablation-aux ablation-label-smoothing ablation-resolution \
         ablation-factorization ablation-optimizer ablation-table3 notebooks lab report wandb-sync bench bench-gpu clean
 
 setup: $(STAMP)
@@ -23,23 +26,39 @@ $(STAMP): pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name inception-repro --display-name "inception-repro" >/dev/null
 	@touch $(STAMP)
 
-test: $(STAMP)
+# Fashion-MNIST: already there, else Debian's package (root + apt), else torchvision's download;
+# one error line naming data.root when none works (inception_repro/data/provide.py).
+data: $(STAMP)
+	@$(PY) -m inception_repro.data.provide $(ARGS)
+
+# Every test; those that need Fashion-MNIST fail (never skip) without it.
+test: $(STAMP) data
 	$(PY) -m pytest
+
+# Only the tests that need no data, when you cannot provide it.
+test-nodata: $(STAMP)
+	$(PY) -m pytest -m "not fashion_mnist"
+
+# One tiny run end to end (results/local/runs/cpu/adhoc/smoke/seed0), rerun afresh each time.
+SMOKE := ablation=adhoc variant=smoke scale=cpu model.width=0.125 data.batch_size=16 data.eval_batch_size=64 \
+         data.train_subset=64 data.val_subset=64 data.test_subset=64 trainer.max_epochs=1 logger=none
+smoke: $(STAMP) data
+	$(PY) -m inception_repro.train --force $(SMOKE) $(ARGS)
 
 costs: $(STAMP)
 	$(PY) -m inception_repro.analysis.cost_table
 
-ablation-aux: $(STAMP)
+ablation-aux: $(STAMP) data
 	$(ABLATE) aux
-ablation-label-smoothing: $(STAMP)
+ablation-label-smoothing: $(STAMP) data
 	$(ABLATE) label_smoothing
-ablation-resolution: $(STAMP)
+ablation-resolution: $(STAMP) data
 	$(ABLATE) resolution
-ablation-factorization: $(STAMP)
+ablation-factorization: $(STAMP) data
 	$(ABLATE) factorization
-ablation-optimizer: $(STAMP)
+ablation-optimizer: $(STAMP) data
 	$(ABLATE) optimizer
-ablation-table3: $(STAMP)
+ablation-table3: $(STAMP) data
 	$(ABLATE) table3
 ablations: ablation-aux ablation-label-smoothing ablation-resolution ablation-factorization ablation-optimizer ablation-table3
 
@@ -51,8 +70,8 @@ bench: $(STAMP)
 	$(PY) -m inception_repro.bench.cpu
 
 wandb-sync: $(STAMP)
-	@shopt -s nullglob; runs=(results/runs/*/*/seed*/wandb/offline-run-*); \
-	if [ $${#runs[@]} -eq 0 ]; then echo "no offline W&B runs under results/runs"; else $(VENV)/bin/wandb sync "$${runs[@]}"; fi
+	@shopt -s nullglob; runs=(results/runs/*/*/*/seed*/wandb/offline-run-* results/local/runs/*/*/*/seed*/wandb/offline-run-*); \
+	if [ $${#runs[@]} -eq 0 ]; then echo "no offline W&B runs under results/runs or results/local/runs"; else $(VENV)/bin/wandb sync "$${runs[@]}"; fi
 
 # Notebooks (notebooks/NN_*.ipynb) run in place with papermill on the kernel $(STAMP) registers,
 # so their saved outputs show on GitHub; they write results/tables and results/figures and read

@@ -1,4 +1,8 @@
-"""Shared fixtures: real Fashion-MNIST (Debian's package or data/), small fast runs."""
+"""Shared fixtures: real Fashion-MNIST (Debian's package, $FASHION_MNIST_ROOT or data/), small fast runs.
+
+Tests marked ``needs_fashion_mnist`` FAIL, never skip, when the data is missing: ``make test`` provides
+it first; ``make test-nodata`` (``pytest -m "not fashion_mnist"``) runs only the tests without data.
+"""
 
 from __future__ import annotations
 
@@ -15,19 +19,44 @@ import pytest
 import torch
 
 from inception_repro.data import DEBIAN_FASHION_MNIST_DIR
+from inception_repro.data.fashion_mnist_files import FILES
+from inception_repro.provenance import project_root
+from inception_repro.runs import run_path
 
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
 
-needs_fashion_mnist = pytest.mark.skipif(
-    not DEBIAN_FASHION_MNIST_DIR.is_dir() and not os.environ.get("FASHION_MNIST_ROOT"),
-    reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)",
-)
+needs_fashion_mnist = pytest.mark.fashion_mnist
+DOWNLOADED = project_root() / "data" / "FashionMNIST" / "raw"  # where `make data` downloads without apt
+
+
+def _has_gz_files(folder: Path) -> bool:
+    return all((folder / f"{name}.gz").is_file() for name in FILES)
+
+
+def fashion_mnist_gz_dir() -> Path | None:
+    """A folder with the four gzipped IDX files: $FASHION_MNIST_ROOT, Debian's package, or `make data`'s
+    download; None if there is none."""
+    candidates = [Path(os.environ["FASHION_MNIST_ROOT"])] if os.environ.get("FASHION_MNIST_ROOT") else []
+    return next((d for d in [*candidates, DEBIAN_FASHION_MNIST_DIR, DOWNLOADED] if _has_gz_files(d)), None)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "fashion_mnist: needs the real Fashion-MNIST files (fails without them)")
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("fashion_mnist") and fashion_mnist_gz_dir() is None:
+        pytest.fail(
+            "Fashion-MNIST not found (no $FASHION_MNIST_ROOT, no /usr/share/datasets/fashion-mnist, no data/): "
+            "run `make data` first, or `make test-nodata` for the tests that need no data",
+            pytrace=False,
+        )
 
 
 def tiny_run_overrides(results_dir, cache_dir) -> list[str]:
     """A real training run on a Fashion-MNIST subset, a handful of steps at width 0.125."""
-    root = os.environ.get("FASHION_MNIST_ROOT")
+    root = fashion_mnist_gz_dir()
     return [
         "scale=cpu",
         f"results_dir={results_dir}",
@@ -59,7 +88,7 @@ def short_run_overrides(results_dir, cache_dir) -> list[str]:
 
 
 def run_folder(results_dir, ablation: str = "aux", variant: str = "bn", seed: int = 0):
-    return results_dir / "runs" / ablation / variant / f"seed{seed}"
+    return run_path(results_dir, "cpu", ablation, variant, seed)
 
 
 @contextmanager

@@ -42,7 +42,8 @@ def summary(ablation, variant, seed, status="complete", scale="cpu", top1=0.8, *
 
 
 def write_run(root, ablation, variant, seed_dir, content, history=True):
-    run = root / "runs" / ablation / variant / seed_dir
+    scale = content.get("scale") or "cpu" if isinstance(content, dict) else "cpu"
+    run = root / "runs" / scale / ablation / variant / seed_dir
     run.mkdir(parents=True)
     if content is not None:
         text = content if isinstance(content, str) else json.dumps(content)
@@ -79,7 +80,7 @@ def results(tmp_path):
     write_run(tmp_path, "aux", "plain", "oops", summary("aux", "plain", 7))
     write_run(tmp_path, "label_smoothing", "eps0", "seed0",
               summary("label_smoothing", "eps0", 0, scale="gpu"))
-    (tmp_path / "runs" / "aux" / ".ipynb_checkpoints").mkdir()
+    (tmp_path / "runs" / "cpu" / "aux" / ".ipynb_checkpoints").mkdir()
     return tmp_path
 
 
@@ -103,7 +104,7 @@ def test_collect_runs_keeps_every_folder_with_a_status(results):
 def test_collect_runs_filters_scale_but_keeps_corrupt(results):
     cpu = collect_runs(results, scale="cpu")
     assert "gpu" not in set(cpu["scale"].dropna())
-    assert (cpu["status"] == "corrupt").sum() == 7  # corrupt rows of unknown scale stay visible
+    assert (cpu["status"] == "corrupt").sum() == 7  # corrupt rows stay visible, at their folder's scale
     gpu = collect_runs(results, scale="gpu")
     assert (gpu["status"] == "complete").sum() == 1
 
@@ -176,11 +177,11 @@ def test_tables_write_csv_markdown_and_provenance(results, tmp_path):
     assert len(md) == len(table) + 2
     meta = json.loads(paths["meta"].read_text())
     assert PROVENANCE_KEYS <= set(meta) and len(meta["run_dirs"]) == 6
-    inside = project_root() / "results" / "runs" / "aux" / "bn" / "seed0"
+    inside = project_root() / "results" / "runs" / "cpu" / "aux" / "bn" / "seed0"
     paths = write_table(pd.DataFrame({"a": [1]}), "x", scale="cpu", out_dir=tmp_path,
                         run_dirs=[str(inside), "https://wandb.example/r/1"])
     assert json.loads(paths["meta"].read_text())["run_dirs"] == [
-        "https://wandb.example/r/1", "results/runs/aux/bn/seed0"]
+        "https://wandb.example/r/1", "results/runs/cpu/aux/bn/seed0"]
     with pytest.raises(ValueError, match="scale= and run_dirs="):
         write_table(pd.DataFrame({"a": [1]}), "x", out_dir=tmp_path)
 

@@ -13,17 +13,16 @@ from filelock import FileLock
 from inception_repro import ablate, train
 from inception_repro.analysis.collect import collect_runs
 from inception_repro.config import compose_run
-from inception_repro.data import DEBIAN_FASHION_MNIST_DIR
 from inception_repro.data.fashion_mnist_files import FILES
 from inception_repro.runs import RunFolder, config_hash
 
-from conftest import needs_fashion_mnist, tiny_run_overrides
+from conftest import fashion_mnist_gz_dir, needs_fashion_mnist, tiny_run_overrides
 
 
 @pytest.fixture
 def results(tmp_path, fmnist_cache):
     """A results folder holding one complete run (aux/bn/seed0) with the tiny config."""
-    run_dir = tmp_path / "runs" / "aux" / "bn" / "seed0"
+    run_dir = tmp_path / "runs" / "cpu" / "aux" / "bn" / "seed0"
     run_dir.mkdir(parents=True)
     cfg = compose_run(["ablation=aux", "variant=bn", *tiny_run_overrides(tmp_path, fmnist_cache)])
     (run_dir / "summary.json").write_text(json.dumps({"status": "complete", "config_hash": config_hash(cfg)}))
@@ -56,7 +55,7 @@ def _truncated_copy(tmp_path: Path) -> Path:
     root = tmp_path / "truncated"
     root.mkdir()
     for name in FILES:
-        data = (DEBIAN_FASHION_MNIST_DIR / f"{name}.gz").read_bytes()
+        data = (fashion_mnist_gz_dir() / f"{name}.gz").read_bytes()
         (root / f"{name}.gz").write_bytes(data if "labels" in name else data[: len(data) // 2])
     return root
 
@@ -90,14 +89,14 @@ def test_truncated_dataset_file_names_it(capsys, results, tmp_path):
 
 @needs_fashion_mnist
 def test_corrupt_checkpoint_is_named_and_kept(capsys, results, fmnist_cache):
-    run_dir = results / "runs" / "aux" / "plain" / "seed0"
+    run_dir = results / "runs" / "cpu" / "aux" / "plain" / "seed0"
     (run_dir / "checkpoints").mkdir(parents=True)
     (run_dir / "checkpoints" / "last.ckpt").write_bytes(b"PK\x03\x04 not a checkpoint")
     _train_fails([], "last.ckpt cannot be resumed from", capsys, results, fmnist_cache)
 
 
 def test_corrupt_summary_stops_the_grid_before_training(capsys, tmp_path):
-    run_dir = tmp_path / "runs" / "aux" / "bn" / "seed0"
+    run_dir = tmp_path / "runs" / "cpu" / "aux" / "bn" / "seed0"
     run_dir.mkdir(parents=True)
     (run_dir / "summary.json").write_text('{"status": "compl')
     before = _snapshot(tmp_path)
@@ -118,7 +117,7 @@ def test_unwritable_results_folder(capsys, tmp_path, fmnist_cache):
 
 @needs_fashion_mnist
 def test_run_locked_by_another_process(capsys, results, fmnist_cache):
-    with FileLock(str(RunFolder(results / "runs" / "aux" / "none" / "seed0").lock_path)):  # held as by another process
+    with FileLock(str(RunFolder(results / "runs" / "cpu" / "aux" / "none" / "seed0").lock_path)):  # held as by another process
         _train_fails([], "is being trained by another process", capsys, results, fmnist_cache, variant="none")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from inception_repro import ablate, train
 from inception_repro.data import fashion_mnist_files
@@ -10,7 +11,7 @@ from inception_repro.data import fashion_mnist_files
 
 @pytest.fixture
 def finished_run(tmp_path):
-    run_dir = tmp_path / "runs" / "aux" / "bn" / "seed0"
+    run_dir = tmp_path / "runs" / "cpu" / "aux" / "bn" / "seed0"
     run_dir.mkdir(parents=True)
     (run_dir / "summary.json").write_text('{"status": "complete"}')
     return run_dir
@@ -51,3 +52,20 @@ def test_missing_dataset_names_the_three_ways_to_provide_it(capsys, tmp_path, mo
     assert train.main(argv) == 2
     line = _error_line(capsys)
     assert "data.root=" in line and "apt-get install dataset-fashion-mnist" in line and "data.download=true" in line
+
+
+def test_train_help_and_cfg_job_train_nothing(tmp_path, capsys):
+    assert train.main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "usage: python -m inception_repro.train" in out and "scale: cpu, gpu, paper" in out
+    assert train.main(["--cfg", "job", "ablation=aux", "variant=none", "scale=cpu", f"results_dir={tmp_path}"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["model"]["aux"] == "none" and printed["run_dir"] == f"{tmp_path}/runs/cpu/aux/none/seed0"
+    assert not list(tmp_path.iterdir())
+    assert train.main(["--cfg", "hydra"]) == 2
+    assert "--cfg takes job" in _error_line(capsys)
+
+
+def test_an_unknown_store_is_one_line(tmp_path, capsys):
+    assert ablate.main(["aux", "--store", "mine", "--", f"results_dir={tmp_path}"]) == 2
+    assert "invalid choice: 'mine' (choose from" in _error_line(capsys)

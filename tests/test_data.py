@@ -13,8 +13,8 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from conftest import fashion_mnist_gz_dir, needs_fashion_mnist
 from inception_repro.data import (
-    DEBIAN_FASHION_MNIST_DIR,
     FashionMNISTDataModule,
     ImageFolderDataModule,
     inception_eval_transform,
@@ -24,16 +24,14 @@ from inception_repro.data import fashion_mnist_files
 from inception_repro.data.fashion_mnist_files import FILES
 from inception_repro.errors import DatasetCorruptError, DatasetNotFoundError
 
-pytestmark = pytest.mark.skipif(
-    not DEBIAN_FASHION_MNIST_DIR.is_dir(), reason="needs `apt-get install dataset-fashion-mnist`"
-)
+pytestmark = needs_fashion_mnist
 THREE_WAYS = ("data.root=<dir>", "apt-get install dataset-fashion-mnist", "data.download=true")
 
 
 @pytest.fixture(scope="module")
 def fmnist_cache(tmp_path_factory) -> Path:
     cache = tmp_path_factory.mktemp("fmnist")
-    assert resolve_fashion_mnist(None, cache, download=False) == cache
+    assert resolve_fashion_mnist(fashion_mnist_gz_dir(), cache, download=False) == cache
     return cache
 
 
@@ -45,18 +43,18 @@ def dm(fmnist_cache) -> FashionMNISTDataModule:
 
 
 def _gz_copy(tmp_path: Path) -> Path:
-    """A flat folder linking the four Debian .gz files."""
+    """A flat folder linking the four .gz files."""
     src = tmp_path / "src"
     src.mkdir()
     for name in FILES:
-        (src / f"{name}.gz").symlink_to(DEBIAN_FASHION_MNIST_DIR / f"{name}.gz")
+        (src / f"{name}.gz").symlink_to(fashion_mnist_gz_dir() / f"{name}.gz")
     return src
 
 
 # --- resolving the files -------------------------------------------------------------------------
 
 
-def test_resolve_unpacks_debian_copy_once(fmnist_cache):
+def test_resolve_unpacks_gz_copy_once(fmnist_cache):
     raw = fmnist_cache / "FashionMNIST" / "raw"
     assert sorted(p.name for p in raw.iterdir()) == sorted(FILES)  # no temp files left behind
     assert (raw / "train-images-idx3-ubyte").stat().st_size == 16 + 60000 * 28 * 28
@@ -71,7 +69,7 @@ def test_root_in_torchvision_layout_is_used_in_place(fmnist_cache, tmp_path):
 
 
 def test_root_with_gz_files_is_unpacked_into_cache(tmp_path):
-    assert resolve_fashion_mnist(DEBIAN_FASHION_MNIST_DIR, tmp_path, download=False) == tmp_path
+    assert resolve_fashion_mnist(fashion_mnist_gz_dir(), tmp_path, download=False) == tmp_path
     assert sorted(p.name for p in (tmp_path / "FashionMNIST" / "raw").iterdir()) == sorted(FILES)
 
 
@@ -89,7 +87,7 @@ def test_truncated_gz_raises_corrupt_naming_it(tmp_path):
 def test_wrong_counts_in_header_raise_corrupt(tmp_path):
     src = _gz_copy(tmp_path)
     (src / "train-images-idx3-ubyte.gz").unlink()  # a valid gzip, but of the 10k test images
-    shutil.copy(DEBIAN_FASHION_MNIST_DIR / "t10k-images-idx3-ubyte.gz", src / "train-images-idx3-ubyte.gz")
+    shutil.copy(fashion_mnist_gz_dir() / "t10k-images-idx3-ubyte.gz", src / "train-images-idx3-ubyte.gz")
     with pytest.raises(DatasetCorruptError, match="train-images-idx3-ubyte.gz.*60000"):
         resolve_fashion_mnist(src, tmp_path / "cache", download=False)
 

@@ -75,7 +75,7 @@ def test_two_ddp_processes_train_two_epochs_as_one_on_the_same_global_batch_and_
     # train order is a DistributedSampler's, so step k uses the same 16 images in both.
     _train([*common, "variant=one", "trainer.devices=1", "data.batch_size=16"])
     two_processes = [*common, "variant=two", "trainer.strategy=ddp", "trainer.devices=2", "data.batch_size=8"]
-    one, two = (tmp_path / "runs" / "adhoc" / v / "seed0" for v in ("one", "two"))
+    one, two = (tmp_path / "runs" / "cpu" / "adhoc" / v / "seed0" for v in ("one", "two"))
     # Preempted in its second epoch (steps 0-3 are the first): both ranks SIGKILLed, then the same command.
     kill_once_logged("inception_repro.train", two_processes, two / "metrics.csv", 5, tmp_path / "killed.log")
     assert json.loads((two / "summary.json").read_text())["status"] == "incomplete"

@@ -13,7 +13,7 @@ from conftest import needs_fashion_mnist, tiny_run_overrides
 def test_grid_is_idempotent_and_refuses_to_mix_changed_configs(tmp_path, fmnist_cache, capsys):
     overrides = tiny_run_overrides(tmp_path, fmnist_cache)
     assert ablate.main(["label_smoothing", "--seeds", "2", "--", *overrides]) == 0
-    summaries = sorted((tmp_path / "runs" / "label_smoothing").glob("*/seed*/summary.json"))
+    summaries = sorted((tmp_path / "runs" / "cpu" / "label_smoothing").glob("*/seed*/summary.json"))
     assert [p.parent.parent.name + "/" + p.parent.name for p in summaries] == [
         "eps0/seed0", "eps0/seed1", "eps0.1/seed0", "eps0.1/seed1"
     ]

@@ -21,12 +21,12 @@ def _hydra(overrides: list[str]):
 
 
 def test_slurm_launcher_config_and_fixed_folders():
-    cfg = _hydra(["ablation=aux", "variant=bn", "trainer.devices=4", "trainer.num_nodes=2", "hydra/launcher=slurm"])
+    cfg = _hydra(["scale=cpu", "ablation=aux", "variant=bn", "trainer.devices=4", "trainer.num_nodes=2", "hydra/launcher=slurm"])
     launcher = cfg.hydra.launcher
     assert launcher._target_.endswith("SlurmLauncher")
     assert (launcher.tasks_per_node, launcher.nodes) == (4, 2)  # one srun task per device
     assert launcher.max_num_timeout > 0  # submitit requeues on timeout, the job resumes from last.ckpt
-    assert cfg.hydra.sweep.dir == "results/launcher/aux" and cfg.hydra.sweep.subdir == "bn/seed0"
+    assert cfg.hydra.sweep.dir == "results/local/launcher/cpu/aux" and cfg.hydra.sweep.subdir == "bn/seed0"
     assert _hydra(["hydra/launcher=local"]).hydra.launcher._target_.endswith("LocalLauncher")
 
 
@@ -53,11 +53,11 @@ def test_sweep_covers_the_runs_to_train(tmp_path):
 def test_grid_trains_as_a_local_submitit_array_and_is_not_resent(tmp_path, fmnist_cache, capfd):
     overrides = tiny_run_overrides(tmp_path, fmnist_cache)
     assert ablate.main(["label_smoothing", "--seeds", "1", "--launcher", "local", "--", *overrides]) == 0
-    summaries = sorted((tmp_path / "runs" / "label_smoothing").glob("*/seed0/summary.json"))
+    summaries = sorted((tmp_path / "runs" / "cpu" / "label_smoothing").glob("*/seed0/summary.json"))
     assert [p.parent.parent.name for p in summaries] == ["eps0", "eps0.1"]
     assert all(json.loads(p.read_text())["status"] == "complete" for p in summaries)
     assert "2 to train on local at scale=cpu" in capfd.readouterr().out
-    assert (tmp_path / "launcher" / "label_smoothing" / ".submitit").is_dir()  # submitit's logs, fixed place
+    assert (tmp_path / "launcher" / "cpu" / "label_smoothing" / ".submitit").is_dir()  # submitit's logs, fixed place
 
     stamps = [p.stat().st_mtime_ns for p in summaries]
     assert ablate.main(["label_smoothing", "--seeds", "1", "--launcher", "local", "--", *overrides]) == 0

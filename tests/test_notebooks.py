@@ -56,7 +56,7 @@ def trained(tmp_path_factory, fmnist_cache):
     for name in ablation_names():
         overrides = [*tiny_run_overrides(results, fmnist_cache), *TINIER]
         assert ablate.main([name, "--seeds", str(SEEDS), "--", *overrides]) == 0
-    broken = results / "runs" / "aux" / "bn" / "seed9"
+    broken = results / "runs" / "cpu" / "aux" / "bn" / "seed9"
     broken.mkdir()
     (broken / "summary.json").write_text('{"status": "comp')
     return results
@@ -124,7 +124,7 @@ def test_claims_table_matches_the_run_records(executed, trained):
     assert not [d for d in meta["run_dirs"] if d.endswith("seed9")]
 
     def top1(variant, seed):
-        record = trained / "runs" / "aux" / variant / f"seed{seed}" / "summary.json"
+        record = trained / "runs" / "cpu" / "aux" / variant / f"seed{seed}" / "summary.json"
         return json.loads(record.read_text())["test_top1"]
 
     deltas = [100 * (top1("bn", k) - top1("plain", k)) for k in range(SEEDS)]
@@ -186,7 +186,7 @@ def test_figures_are_written_with_provenance(executed):
 
 def test_ablations_without_runs_and_an_empty_folder_say_so_in_one_line(trained, kernel, tmp_path):
     only_aux = tmp_path / "only_aux"
-    shutil.copytree(trained / "runs" / "aux", only_aux / "runs" / "aux")
+    shutil.copytree(trained / "runs" / "cpu" / "aux", only_aux / "runs" / "cpu" / "aux")
     nb = execute(NOTEBOOKS[3], only_aux, tmp_path / "out_aux", kernel)  # 03_low_resolution
     texts = shown(nb)
     assert "No complete runs for ablation 'resolution' at scale cpu yet" in texts[1]

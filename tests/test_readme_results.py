@@ -18,7 +18,7 @@ def _project_copy(tmp_path, readme: str):
     """README plus the committed tables, figures and run records (config and summary only)."""
     shutil.copytree(ROOT / "results" / "tables", tmp_path / "results" / "tables")
     shutil.copytree(ROOT / "results" / "figures", tmp_path / "results" / "figures")
-    for summary in (ROOT / "results" / "runs").glob("*/*/seed*/summary.json"):
+    for summary in (ROOT / "results" / "runs").glob("*/*/*/seed*/summary.json"):
         run = tmp_path / summary.parent.relative_to(ROOT)
         run.mkdir(parents=True)
         for name in ("summary.json", "config.yaml"):

@@ -30,7 +30,7 @@ def test_every_ablation_variant_trains_and_records_a_run(ablation, variant, tmp_
     cfg = compose_run([f"ablation={ablation}", f"variant={variant}", *tiny_run_overrides(tmp_path, fmnist_cache)])
     summary = train_run(cfg)
     assert summary["status"] == "complete", summary.get("failure")
-    run_dir = tmp_path / "runs" / ablation / variant / "seed0"
+    run_dir = tmp_path / "runs" / "cpu" / ablation / variant / "seed0"
     on_disk = json.loads((run_dir / "summary.json").read_text())
     assert SUMMARY_KEYS <= on_disk.keys()
     for key in ("val_top1", "val_top5", "test_top1", "test_top5", "test_top1_raw"):

@@ -1,6 +1,8 @@
-"""Run one ablation's grid: ``python -m inception_repro.ablate aux [--scale cpu] [--seeds 2] [--force] [-- overrides]``.
+"""Run one ablation's grid: ``python -m inception_repro.ablate aux [--scale cpu] [--seeds 2] [--store local] [--force] [-- overrides]``.
 
-Every variant x seed is one run folder. Complete runs are skipped, incomplete ones resume from
+Every variant x seed is one run folder of the store: ``--store local`` (default, results/local,
+git-ignored) or ``study`` (results/, the committed study). A local grid ends by comparing each of
+its runs with the committed record of the same run (inception_repro.compare). Complete runs are skipped, incomplete ones resume from
 their last.ckpt, failed ones are listed (``--force`` reruns them). A run recorded under another
 config is refused rather than mixed with the new ones (``--force`` reruns it). A run that another
 process is training (its folder is locked) is skipped and reported; the grid goes on.
@@ -22,7 +24,9 @@ from inception_repro.ablations import load_ablation
 from inception_repro.cli import ArgumentParser, run_cli
 from inception_repro.config import compose_run
 from inception_repro.errors import ConfigError, UserError
-from inception_repro.runs import RunBusyError, RunFolder
+from inception_repro.compare import compare_with_study
+from inception_repro.provenance import project_root
+from inception_repro.runs import STORES, RunBusyError, RunFolder, read_record
 from inception_repro.slurm import LAUNCHERS, is_hydra_override, send_grid
 from inception_repro.train import train_run
 
@@ -128,21 +132,41 @@ def results_table(planned: list[PlannedRun]) -> Table:
     return table
 
 
+def store_override(store: str, overrides: list[str]) -> list[str]:
+    """``results_dir=`` of the chosen store, unless the overrides name a results_dir themselves."""
+    if any(o.split("=", 1)[0].lstrip("+~") == "results_dir" for o in overrides):
+        return []
+    return [f"results_dir={STORES[store]}"]
+
+
+def print_comparison(planned: list[PlannedRun]) -> None:
+    """Each run against the committed study's record of the same run; nothing when the grid wrote the study."""
+    study = project_root() / STORES["study"]
+    if Path(planned[0].cfg.results_dir).resolve() == study.resolve():
+        return
+    console.print(f"[bold]Against the committed study[/] ({study}):")
+    for comparison in compare_with_study([read_record(p.folder.root) for p in planned], study):
+        console.print(f"  {comparison.line()}", soft_wrap=True, markup=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     def run(args: list[str]) -> int:
         parser = ArgumentParser(prog="inception-ablate", description=__doc__.splitlines()[0])
         parser.add_argument("ablation")
         parser.add_argument("--scale", default=None, help="cpu | gpu | paper (default: gpu if CUDA is visible, else cpu)")
         parser.add_argument("--seeds", default=None, help="N (seeds 0..N-1) or a list a,b,c (default: the scale's)")
+        parser.add_argument("--store", choices=STORES, default="local", help="local: results/local (default); study: results/, the committed study")
         parser.add_argument("--force", action="store_true", help="rerun finished, failed or changed runs")
         parser.add_argument("--launcher", choices=LAUNCHERS, help="train as one job array: on SLURM, or submitit's local executor")
         parser.epilog = "Config overrides follow a '--', e.g. -- model.width=0.5 logger=none"
         split = args.index("--") if "--" in args else len(args)
         opts, overrides = parser.parse_args(args[:split]), args[split + 1 :]
         run_overrides = [o for o in overrides if not is_hydra_override(o)] if opts.launcher else overrides
-        planned = plan_grid(opts.ablation, opts.scale, opts.seeds, run_overrides, opts.force)
-        run_grid(planned, opts.force, opts.launcher, overrides)
+        store = store_override(opts.store, overrides)
+        planned = plan_grid(opts.ablation, opts.scale, opts.seeds, store + run_overrides, opts.force)
+        run_grid(planned, opts.force, opts.launcher, store + overrides)
         console.print(results_table(planned))
+        print_comparison(planned)
         complete = all((p.folder.read_summary() or {}).get("status") == "complete" for p in planned)
         return 0 if complete else 1
 

@@ -1,4 +1,9 @@
-"""Run folders: results/runs/<ablation>/<variant>/seed<k>/ with config.yaml, metrics.csv, summary.json.
+"""Run records: the store layout, the summary schema, and the files of one run folder.
+
+A store is a results directory; its runs live in ``<results_dir>/runs/<scale>/<ablation>/<variant>/seed<k>/``
+with config.yaml, metrics.csv and summary.json. ``STORES`` names the two a user picks from: the local,
+git-ignored store the commands write by default, and the committed study. ``read_records`` is how
+everything else (analysis, comparison) reads a store.
 
 Every record file is written to a temporary name and renamed, so a run killed at any instant
 leaves either the previous record or the new one; summary.json is the first file of a new run
@@ -10,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +31,20 @@ from inception_repro.errors import UserError
 from inception_repro.provenance import atomic_write
 
 STATUSES = ("complete", "incomplete", "failed")
+STORES = {"local": "results/local", "study": "results"}
+"""results_dir of each store: the user's own runs (git-ignored) and the committed study."""
+IDENTITY_KEYS = ("scale", "ablation", "variant", "seed")
+METRIC_KEYS = ("val_top1", "val_top5", "test_top1", "test_top5")
+NUMERIC_KEYS = (
+    *METRIC_KEYS, "val_top1_raw", "val_top5_raw", "test_top1_raw", "test_top5_raw",
+    "epochs", "wall_time_s", "train_images_per_s", "params", "macs",
+)
+SUMMARY_KEYS = (
+    "status", *IDENTITY_KEYS, *NUMERIC_KEYS, "git_commit", "git_dirty", "torch_version", "threads", "platform",
+    "device", "started_at", "finished_at", "config_hash", "failure",
+)
+"""The keys of summary.json (train.py writes them; a run that fails early lacks the metrics)."""
+_SEED_DIR = re.compile(r"seed(\d+)")
 # Keys that say where and how a run is recorded, not what it computes.
 UNHASHED_KEYS = ("logger", "results_dir", "run_dir")
 
@@ -145,3 +166,92 @@ def config_hash(cfg: DictConfig) -> str:
     for key in UNHASHED_KEYS:
         data.pop(key, None)
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def run_path(results_dir: str | Path, scale: str, ablation: str, variant: str, seed: int) -> Path:
+    """The folder of one run in the store ``results_dir`` (configs/train.yaml's run_dir says the same)."""
+    return Path(results_dir) / "runs" / scale / ablation / str(variant) / f"seed{seed}"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run folder of a store as found: its identity (from the folder), summary, and why it cannot be trusted."""
+
+    root: Path
+    identity: dict[str, Any]
+    summary: Any
+    problem: str | None
+
+    @property
+    def folder(self) -> RunFolder:
+        return RunFolder(self.root)
+
+
+def _subdirs(path: Path, name: str | None = None) -> list[Path]:
+    """Visible subfolders (all, or only ``name``)."""
+    if not path.is_dir():
+        return []
+    return sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".") and name in (None, p.name))
+
+
+def run_dirs(results_dir: str | Path, scale: str | None = None, ablation: str | None = None) -> list[Path]:
+    """Every ``runs/<scale>/<ablation>/<variant>/<seed dir>`` folder of a store (of one scale / ablation if given)."""
+    root = Path(results_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"results directory not found: {root}")
+    return [
+        s for sc in _subdirs(root / "runs", scale) for a in _subdirs(sc, ablation) for v in _subdirs(a) for s in _subdirs(v)
+    ]
+
+
+def read_records(results_dir: str | Path, scale: str | None = None, ablation: str | None = None) -> list[RunRecord]:
+    """The record of every run folder of a store; an unreadable or inconsistent one has a ``problem``."""
+    return [read_record(path) for path in run_dirs(results_dir, scale, ablation)]
+
+
+def read_record(root: Path) -> RunRecord:
+    """The run in ``root``: identity from the folder path, the summary, and its problem if any."""
+    identity: dict[str, Any] = {"scale": root.parents[2].name, "ablation": root.parents[1].name, "variant": root.parent.name}
+    match = _SEED_DIR.fullmatch(root.name)
+    if match is None:
+        return RunRecord(root, identity, None, f"folder name {root.name!r} is not seed<k>")
+    identity["seed"] = int(match.group(1))
+    summary, problem = _load_summary(root / "summary.json")
+    return RunRecord(root, identity, summary, problem or summary_problem(summary, identity))
+
+
+def _load_summary(path: Path) -> tuple[Any, str | None]:
+    if not path.is_file():
+        return None, "summary.json missing"
+    try:
+        return json.loads(path.read_text(encoding="utf-8")), None
+    except json.JSONDecodeError as err:
+        return None, f"summary.json is not valid JSON ({err})"
+    except (OSError, UnicodeDecodeError) as err:
+        return None, f"summary.json unreadable ({type(err).__name__}: {err})"
+
+
+def summary_problem(summary: Any, expected: dict[str, Any] | None = None) -> str | None:
+    """Why ``summary`` does not follow the schema, or None. ``expected``: the identity its folder implies."""
+    if not isinstance(summary, dict):
+        return "summary.json is not a JSON object"
+    missing = [k for k in ("ablation", "variant", "seed") if summary.get(k) in (None, "")]
+    if missing:
+        return f"summary lacks {', '.join(missing)}"
+    seed = summary["seed"]
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        return f"seed {seed!r} is not an integer"
+    for key, value in (expected or {}).items():
+        if summary.get(key) != value:
+            return f"summary says {key}={summary.get(key)!r} but the folder says {value!r}"
+    if summary.get("status") not in STATUSES:
+        return f"status {summary.get('status')!r} is not one of {', '.join(STATUSES)}"
+    if summary["status"] == "complete":
+        if not isinstance(summary.get("scale"), str) or not summary["scale"]:
+            return f"complete run has scale={summary.get('scale')!r}, not a name"
+        for key in METRIC_KEYS:
+            value = summary.get(key)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) \
+                    or not math.isfinite(value) or not 0.0 <= value <= 1.0:
+                return f"complete run has {key}={value!r}, not a fraction in [0, 1]"
+    return None

@@ -1,11 +1,14 @@
 """Train one run: ``python -m inception_repro.train [ablation=aux variant=bn seed=0 scale=cpu ...]``.
 
-Writes results/runs/<ablation>/<variant>/seed<k>/ (config.yaml, metrics.csv, summary.json,
-checkpoints/last.ckpt, wandb/) and resumes from last.ckpt when the run was interrupted.
+Writes <results_dir>/runs/<scale>/<ablation>/<variant>/seed<k>/ (config.yaml, metrics.csv,
+summary.json, checkpoints/last.ckpt, wandb/; results_dir is results/local unless given) and resumes
+from last.ckpt when the run was interrupted. ``--help`` lists the config groups, ``--cfg job``
+prints the composed config without training.
 """
 
 from __future__ import annotations
 
+import platform
 import sys
 import time
 from dataclasses import dataclass
@@ -25,6 +28,7 @@ from inception_repro.distributed import check_strategy, launched_as_rank_zero, p
 from inception_repro.errors import ConfigError
 from inception_repro.models import InceptionConfig, InceptionV3
 from inception_repro.models.costs import count_macs, count_params
+from inception_repro.paths import CONFIG_DIR
 from inception_repro.provenance import git_commit, git_dirty
 from inception_repro.runs import RunFolder, config_hash
 from inception_repro.training.callbacks import ExactResume, ThroughputMonitor
@@ -217,6 +221,8 @@ def _fit(cfg: DictConfig, folder: RunFolder, run: PreparedRun, previous: dict[st
         "git_commit": git_commit(),
         "git_dirty": git_dirty(*CODE_PATHS),
         "torch_version": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "platform": platform.platform(),
         "started_at": previous.get("started_at") if resumed else _now(),
         **run.costs,
     }
@@ -276,10 +282,40 @@ def _finish_wandb(loggers: list, status: str) -> None:
         wandb.finish(exit_code=0 if status == "complete" else 1)
 
 
+def usage() -> str:
+    """``--help``: how to call, the config groups and their options (configs/), the override syntax."""
+    groups = sorted(p for p in CONFIG_DIR.iterdir() if p.is_dir() and p.name not in ("hydra", "ablations"))
+    lines = [
+        __doc__.strip(), "",
+        "usage: python -m inception_repro.train [--force] [--cfg job] [--help] [key=value ...]", "",
+        "== Configuration groups == (choose one with group=option)",
+        *(f"{g.name}: {', '.join(sorted(f.stem for f in g.glob('*.yaml')))}" for g in groups),
+        f"ablation: adhoc, {', '.join(sorted(f.stem for f in (CONFIG_DIR / 'ablations').glob('*.yaml')))} (with variant=<name>)",
+        "", "== Config == (override any value with key=value, e.g. seed=1 model.width=0.5 trainer.max_epochs=1)",
+        "Print the composed config with --cfg job.",
+    ]
+    return "\n".join(lines)
+
+
+def _print_config(args: list[str]) -> int:
+    """``--cfg job``: the run's config as train_run would use it (resolved), without training."""
+    at = args.index("--cfg")
+    what = args[at + 1] if at + 1 < len(args) else None
+    if what != "job":
+        raise ConfigError(f"--cfg takes job (prints the run's composed config), not {what!r}")
+    print(OmegaConf.to_yaml(compose_run(args[:at] + args[at + 2 :]), resolve=True), end="")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """``--force`` (anywhere among the overrides) deletes the run's record and trains it afresh."""
 
     def run(args: list[str]) -> int:
+        if "--help" in args or "-h" in args:
+            print(usage())
+            return 0
+        if "--cfg" in args:
+            return _print_config(args)
         summary = train_run(compose_run([a for a in args if a != "--force"]), force="--force" in args)
         print({k: summary.get(k) for k in ("status", "test_top1", "test_top1_raw", "wall_time_s", "failure") if k in summary})
         return 0 if summary["status"] == "complete" else 1

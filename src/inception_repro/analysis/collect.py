@@ -1,14 +1,12 @@
-"""Run records -> one tidy table (DESIGN.md, "The path of one experiment").
+"""Run records -> one tidy table.
 
-Reads `<results_dir>/runs/<ablation>/<variant>/seed<k>/{summary.json,metrics.csv}` or the W&B
-public API. Nothing is dropped silently: a folder whose record cannot be trusted becomes a row
-with `status == "corrupt"` and a `problem` saying why. Statistics use only `status == "complete"`.
+Reads a store's records through `inception_repro.runs` (layout and summary schema live there) or
+the W&B public API. Nothing is dropped silently: a folder whose record cannot be trusted becomes a
+row with `status == "corrupt"` and a `problem` saying why. Statistics use only `status == "complete"`.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import re
 import warnings
 from pathlib import Path
@@ -16,57 +14,24 @@ from typing import Any
 
 import pandas as pd
 
-RUN_STATUSES = ("complete", "incomplete", "failed")
+from ..runs import NUMERIC_KEYS, STATUSES as RUN_STATUSES, SUMMARY_KEYS, RunRecord, read_records, summary_problem
+
 STATUSES = (*RUN_STATUSES, "corrupt")
-IDENTITY_KEYS = ("ablation", "variant", "seed")
-METRIC_KEYS = ("val_top1", "val_top5", "test_top1", "test_top5")
-NUMERIC_KEYS = (
-    *METRIC_KEYS, "val_top1_raw", "val_top5_raw", "test_top1_raw", "test_top5_raw",
-    "epochs", "wall_time_s", "train_images_per_s", "params", "macs",
-)
-SUMMARY_KEYS = (
-    "status", "ablation", "variant", "seed", "scale", *NUMERIC_KEYS, "git_commit",
-    "torch_version", "device", "started_at", "finished_at", "config_hash", "failure",
-)
 COLUMNS = (*SUMMARY_KEYS, "run_dir", "problem")
-_SEED_DIR = re.compile(r"seed(\d+)")
 _WANDB_STATE = {"finished": "complete", "running": "incomplete", "pending": "incomplete",
                 "preempted": "incomplete", "crashed": "failed", "failed": "failed",
                 "killed": "failed"}
 
 
-def find_problem(summary: Any, expected: dict[str, Any] | None = None) -> str | None:
-    """Why `summary` cannot be trusted, or None. `expected`: identity implied by the folder."""
-    if not isinstance(summary, dict):
-        return "summary.json is not a JSON object"
-    missing = [k for k in IDENTITY_KEYS if summary.get(k) in (None, "")]
-    if missing:
-        return f"summary lacks {', '.join(missing)}"
-    seed = summary["seed"]
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        return f"seed {seed!r} is not an integer"
-    for key, value in (expected or {}).items():
-        if summary[key] != value:
-            return f"summary says {key}={summary[key]!r} but the folder says {value!r}"
-    if summary.get("status") not in RUN_STATUSES:
-        return f"status {summary.get('status')!r} is not one of {', '.join(RUN_STATUSES)}"
-    if summary["status"] == "complete":
-        if not isinstance(summary.get("scale"), str) or not summary["scale"]:
-            return f"complete run has scale={summary.get('scale')!r}, not a name"
-        for key in METRIC_KEYS:
-            value = summary.get(key)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) \
-                    or not math.isfinite(value) or not 0.0 <= value <= 1.0:
-                return f"complete run has {key}={value!r}, not a fraction in [0, 1]"
-    return None
-
-
-def _row(summary: Any, run_dir: str, expected: dict[str, Any] | None = None) -> dict[str, Any]:
-    problem = find_problem(summary, expected)
+def _row(summary: Any, run_dir: str, problem: str | None, expected: dict[str, Any] | None = None) -> dict[str, Any]:
     row = dict(summary) if isinstance(summary, dict) else {}
     if problem is not None:
         row.update(expected or {}, status="corrupt")
     return {**row, "run_dir": run_dir, "problem": problem}
+
+
+def _record_row(record: RunRecord) -> dict[str, Any]:
+    return _row(record.summary, str(record.root), record.problem, record.identity)
 
 
 def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -78,61 +43,13 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return df
 
 
-def _read_summary(run_dir: Path) -> tuple[Any, str | None]:
-    path = run_dir / "summary.json"
-    if not path.is_file():
-        return None, "summary.json missing"
-    try:
-        return json.loads(path.read_text(encoding="utf-8")), None
-    except json.JSONDecodeError as err:
-        return None, f"summary.json is not valid JSON ({err})"
-    except (OSError, UnicodeDecodeError) as err:
-        return None, f"summary.json unreadable ({type(err).__name__}: {err})"
-
-
-def _read_run(run_dir: Path) -> dict[str, Any]:
-    expected: dict[str, Any] = {"ablation": run_dir.parent.parent.name,
-                                "variant": run_dir.parent.name}
-    match = _SEED_DIR.fullmatch(run_dir.name)
-    if match is None:
-        return {**expected, "status": "corrupt", "run_dir": str(run_dir),
-                "problem": f"folder name {run_dir.name!r} is not seed<k>"}
-    expected["seed"] = int(match.group(1))
-    summary, problem = _read_summary(run_dir)
-    if problem is not None:
-        return {**expected, "status": "corrupt", "run_dir": str(run_dir), "problem": problem}
-    return _row(summary, str(run_dir), expected)
-
-
-def _subdirs(path: Path) -> list[Path]:
-    return sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
-
-
-def run_dirs(results_dir: str | Path) -> list[Path]:
-    """Every `runs/<ablation>/<variant>/<seed dir>` folder (hidden folders skipped)."""
-    root = Path(results_dir)
-    if not root.is_dir():
-        raise FileNotFoundError(f"results directory not found: {root}")
-    runs = root / "runs"
-    if not runs.is_dir():
-        return []
-    return [s for a in _subdirs(runs) for v in _subdirs(a) for s in _subdirs(v)]
-
-
-def _filter_scale(df: pd.DataFrame, scale: str | None) -> pd.DataFrame:
-    if scale is None:
-        return df
-    return df[(df["scale"] == scale) | df["scale"].isna()].reset_index(drop=True)
-
-
 def collect_runs(results_dir: str | Path, scale: str | None = None) -> pd.DataFrame:
-    """One row per run folder: the summary.json keys + `run_dir` + `problem`.
+    """One row per run folder of the store `results_dir`: the summary.json keys + `run_dir` + `problem`.
 
     Unreadable or inconsistent records are rows with `status="corrupt"` (identity taken from the
-    folder path). With `scale`, rows of other scales are left out; rows of unknown scale (corrupt)
-    are kept so they stay visible.
+    folder path). With `scale`, only that scale's folders are read.
     """
-    return _filter_scale(_frame([_read_run(d) for d in run_dirs(results_dir)]), scale)
+    return _frame([_record_row(r) for r in read_records(results_dir, scale)])
 
 
 def collect_history(results_dir: str | Path, scale: str | None = None) -> pd.DataFrame:
@@ -187,8 +104,11 @@ def _wandb_error(err: Exception, what: str) -> RuntimeError:
 
 
 def _wandb_rows(runs: list[Any], path: str) -> list[dict[str, Any]]:
-    return [_row(_wandb_record(r), str(getattr(r, "url", None) or f"wandb:{path}/{r.id}"))
-            for r in runs]
+    rows = []
+    for run in runs:
+        record = _wandb_record(run)
+        rows.append(_row(record, str(getattr(run, "url", None) or f"wandb:{path}/{run.id}"), summary_problem(record)))
+    return rows
 
 
 def collect_wandb(entity: str, project: str, api: Any = None) -> pd.DataFrame:

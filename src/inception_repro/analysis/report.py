@@ -1,6 +1,7 @@
 """What the notebooks show (notebooks/NN_*.ipynb): one function per table or figure.
 
-`load()` gathers the runs of ONE scale from results/runs or W&B into a `Study`. Every other
+`load()` gathers the runs of ONE scale from a store (results/, the committed study, by default;
+results/local for your own runs) or W&B into a `Study`. Every other
 function takes the study and returns a DataFrame or a `Plot`, written with provenance under
 `<output_dir>/tables` or `<output_dir>/figures`, or a one-line `Note` when there is nothing to show
 yet, so a notebook pointed at missing runs says so instead of failing. Accuracies are top-1 in %,

@@ -143,14 +143,14 @@ def aux_overrides(results_dir: Path, data_root: str | None, train_subset: int, e
 def aux_ablation(results_dir: Path, data_root: str | None, train_subset: int, epochs: int) -> dict:
     """The real grid runner on the gpu scale (full width, 299 px, Fashion-MNIST resized), one seed."""
     from inception_repro import ablate
-    from inception_repro.runs import RunFolder
+    from inception_repro.runs import RunFolder, run_path
 
     overrides = aux_overrides(results_dir, data_root, train_subset, epochs)
     start = time.perf_counter()
     code = ablate.main(["aux", "--scale", "gpu", "--seeds", "1", "--", *overrides])
     runs = {}
     for variant in ("none", "plain", "bn"):
-        summary = RunFolder(results_dir / "runs" / "aux" / variant / "seed0").read_summary() or {}
+        summary = RunFolder(run_path(results_dir, "gpu", "aux", variant, 0)).read_summary() or {}
         runs[variant] = {k: summary.get(k) for k in ("status", "test_top1", "test_top1_raw", "val_top1",
                                                      "train_images_per_s", "wall_time_s", "epochs", "device")}
     return {"exit_code": code, "overrides": overrides, "wall_s": time.perf_counter() - start, "runs": runs}

@@ -11,9 +11,15 @@ from typing import Any
 from pytorch_lightning.loggers import WandbLogger
 
 
-def wandb_run_id(ablation: str, variant: str, seed: int) -> str:
-    """A fixed id from ablation-variant-seed, so reruns continue the same W&B run."""
-    return re.sub(r"[^A-Za-z0-9_-]", "_", f"{ablation}-{variant}-seed{seed}")
+def wandb_run_id(scale: str, ablation: str, variant: str, seed: int) -> str:
+    """A fixed id from scale-ablation-variant-seed (the run folder's identity), so reruns continue
+    the same W&B run and two scales never share one."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", f"{scale}-{ablation}-{variant}-seed{seed}")
+
+
+def wandb_group(scale: str, ablation: str) -> str:
+    """The W&B group of an ablation's runs at one scale."""
+    return f"{scale}-{ablation}"
 
 
 def resolve_mode(requested: str) -> str:
@@ -38,9 +44,9 @@ def make_wandb_logger(
 
     mode = resolve_mode(mode)
     os.environ.setdefault("WANDB_SILENT", "true")
-    run_id = wandb_run_id(ablation, variant, seed)
+    run_id = wandb_run_id(scale, ablation, variant, seed)
     kwargs = dict(
-        project=project, entity=entity, group=ablation, name=run_id, id=run_id,
+        project=project, entity=entity, group=wandb_group(scale, ablation), name=run_id, id=run_id,
         tags=[ablation, variant, scale], save_dir=str(run_dir), config=config, offline=mode == "offline", mode=mode,
         settings=wandb.Settings(init_timeout=init_timeout),
     )
