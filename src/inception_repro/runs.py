@@ -25,7 +25,7 @@ from inception_repro.provenance import atomic_write
 
 STATUSES = ("complete", "incomplete", "failed")
 # Keys that say where and how a run is recorded, not what it computes.
-UNHASHED_KEYS = ("logger", "results_dir", "run_dir")
+UNHASHED_KEYS = ("logger", "results_dir", "run_dir", "allow_outside_results")
 
 
 class RunRecordError(UserError):
