@@ -8,8 +8,13 @@ SCALE ?=
 SEEDS ?=
 ARGS ?=
 FORCE ?= 0
+RETRY_FAILED ?= 0
 LAUNCHER ?=
-ABLATE = $(PY) -m inception_repro.ablate $(if $(SCALE),--scale $(SCALE)) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(filter 1,$(FORCE)),--force) $(if $(LAUNCHER),--launcher $(LAUNCHER)) $(if $(ARGS),-- $(ARGS))
+$(foreach v,FORCE RETRY_FAILED,$(if $(filter-out 0 1,$($(v))),$(error error: $(v)=$($(v)) is not allowed; use $(v)=1 or leave it unset)))
+# $(call ABLATE,<ablation>): the ablation first, then the options, then ARGS (config overrides) after '--'.
+ABLATE = $(PY) -m inception_repro.ablate $(1) $(if $(SCALE),--scale $(SCALE)) $(if $(SEEDS),--seeds $(SEEDS)) \
+	$(if $(filter 1,$(FORCE)),--force) $(if $(filter 1,$(RETRY_FAILED)),--retry-failed) \
+	$(if $(LAUNCHER),--launcher $(LAUNCHER)) $(if $(ARGS),-- $(ARGS))
 
 .PHONY: setup test costs ablations ablation-aux ablation-label-smoothing ablation-resolution \
         ablation-factorization ablation-optimizer ablation-table3 notebooks lab report wandb-sync bench bench-gpu clean
@@ -24,23 +29,23 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest $(ARGS)
 
 costs: $(STAMP)
 	$(PY) -m inception_repro.models.cost_table
 
 ablation-aux: $(STAMP)
-	$(ABLATE) aux
+	$(call ABLATE,aux)
 ablation-label-smoothing: $(STAMP)
-	$(ABLATE) label_smoothing
+	$(call ABLATE,label_smoothing)
 ablation-resolution: $(STAMP)
-	$(ABLATE) resolution
+	$(call ABLATE,resolution)
 ablation-factorization: $(STAMP)
-	$(ABLATE) factorization
+	$(call ABLATE,factorization)
 ablation-optimizer: $(STAMP)
-	$(ABLATE) optimizer
+	$(call ABLATE,optimizer)
 ablation-table3: $(STAMP)
-	$(ABLATE) table3
+	$(call ABLATE,table3)
 ablations: ablation-aux ablation-label-smoothing ablation-resolution ablation-factorization ablation-optimizer ablation-table3
 
 clean:
