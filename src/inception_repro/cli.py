@@ -54,18 +54,26 @@ def crash_log_in(folder: Path) -> Iterator[None]:
         raise
 
 
+def _message(error: BaseException) -> str:
+    """The error's message on one line; one re-raised from a DataLoader worker is its original message."""
+    text = str(error)
+    if "Original Traceback" in text:
+        text = text.strip().splitlines()[-1].split(": ", 1)[-1]
+    return " ".join(text.split())
+
+
 def run_cli(command: Callable[[list[str]], int], argv: list[str]) -> int:
     try:
         return command(argv)
     except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {_message(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted; run the same command again to resume where it stopped", file=sys.stderr)
         return 130
     except Exception as error:  # noqa: BLE001 - the entry point: one line, the traceback in a file
         log = getattr(error, "crash_log", None) or write_crash_log(error, None)
-        message = " ".join(str(error).split())[:300]
+        message = _message(error)[:300]
         print(
             f"error: unexpected {error.__class__.__name__}: {message}; the traceback is in {log}; "
             "rerun the same command to resume, and report that file if it happens again",

@@ -23,7 +23,7 @@ from inception_repro.cli import crash_log_in, run_cli
 from inception_repro.config import compose_run
 from inception_repro.data import FashionMNISTDataModule, ImageFolderDataModule
 from inception_repro.distributed import check_strategy, launched_as_rank_zero, parallel_plugins, torch_sync_batchnorm
-from inception_repro.errors import ConfigError
+from inception_repro.errors import ConfigError, UserError
 from inception_repro.models import InceptionConfig, InceptionV3
 from inception_repro.models.costs import count_macs, count_params
 from inception_repro.provenance import git_commit, git_dirty
@@ -253,6 +253,8 @@ def _fit(cfg: DictConfig, folder: RunFolder, run: PreparedRun, previous: dict[st
         summary.update(status="complete", **validation, **test)
     except FloatingPointError as error:
         summary.update(status="failed", failure=str(error))
+    except UserError:  # e.g. a corrupt data file: the run itself is fine, it resumes once that is fixed
+        raise
     except Exception as error:
         summary.update(status="failed", failure=f"{error.__class__.__name__}: {error}")
         raise
