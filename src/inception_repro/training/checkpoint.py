@@ -77,7 +77,7 @@ class LastCheckpoint(Checkpoint):
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx) -> None:
         step = trainer.global_step
         if step != self.saved_step and (step % self.every_n_steps == 0 or step >= self.last_step):
-            trainer.save_checkpoint(self.path)
+            trainer.save_checkpoint(self.path, weights_only=False)  # the full state: optimizer, loops, RNG
             self.saved_step = step
 
 
