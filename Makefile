@@ -8,11 +8,16 @@ SCALE ?=
 SEEDS ?=
 ARGS ?=
 FORCE ?= 0
+RETRY_FAILED ?= 0
 LAUNCHER ?=
 # Where runs are written: local (default) = results/local, git-ignored, your own runs, compared at the
 # end of a grid with the committed study; study = results/, the committed study the notebooks read.
 STORE ?=
-ABLATE = $(PY) -m inception_repro.ablate $(if $(SCALE),--scale $(SCALE)) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(STORE),--store $(STORE)) $(if $(filter 1,$(FORCE)),--force) $(if $(LAUNCHER),--launcher $(LAUNCHER)) $(if $(ARGS),-- $(ARGS))
+$(foreach v,FORCE RETRY_FAILED,$(if $(filter-out 0 1,$($(v))),$(error error: $(v)=$($(v)) is not allowed; use $(v)=1 or leave it unset)))
+# $(call ABLATE,<ablation>): the ablation first, then the options, then ARGS (config overrides) after '--'.
+ABLATE = $(PY) -m inception_repro.ablate $(1) $(if $(SCALE),--scale $(SCALE)) $(if $(SEEDS),--seeds $(SEEDS)) \
+	$(if $(STORE),--store $(STORE)) $(if $(filter 1,$(FORCE)),--force) $(if $(filter 1,$(RETRY_FAILED)),--retry-failed) \
+	$(if $(LAUNCHER),--launcher $(LAUNCHER)) $(if $(ARGS),-- $(ARGS))
 
 .PHONY: setup data smoke test test-nodata costs ablations ablation-aux ablation-label-smoothing ablation-resolution \
         ablation-factorization ablation-optimizer ablation-table3 notebooks lab report wandb-sync bench bench-gpu clean
@@ -27,13 +32,14 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 # Fashion-MNIST: already there, else Debian's package (root + apt), else torchvision's download;
-# one error line naming data.root when none works (inception_repro/data/provide.py).
+# one error line naming data.root when none works (inception_repro/data/provide.py). Only the
+# data.* overrides of ARGS reach it.
 data: $(STAMP)
-	@$(PY) -m inception_repro.data.provide $(ARGS)
+	@$(PY) -m inception_repro.data.provide $(filter data.%,$(ARGS))
 
-# Every test; those that need Fashion-MNIST fail (never skip) without it.
+# Every test; those that need Fashion-MNIST fail (never skip) without it. ARGS go to pytest.
 test: $(STAMP) data
-	$(PY) -m pytest
+	$(PY) -m pytest $(ARGS)
 
 # Only the tests that need no data, when you cannot provide it.
 test-nodata: $(STAMP)
@@ -49,17 +55,17 @@ costs: $(STAMP)
 	$(PY) -m inception_repro.analysis.cost_table
 
 ablation-aux: $(STAMP) data
-	$(ABLATE) aux
+	$(call ABLATE,aux)
 ablation-label-smoothing: $(STAMP) data
-	$(ABLATE) label_smoothing
+	$(call ABLATE,label_smoothing)
 ablation-resolution: $(STAMP) data
-	$(ABLATE) resolution
+	$(call ABLATE,resolution)
 ablation-factorization: $(STAMP) data
-	$(ABLATE) factorization
+	$(call ABLATE,factorization)
 ablation-optimizer: $(STAMP) data
-	$(ABLATE) optimizer
+	$(call ABLATE,optimizer)
 ablation-table3: $(STAMP) data
-	$(ABLATE) table3
+	$(call ABLATE,table3)
 ablations: ablation-aux ablation-label-smoothing ablation-resolution ablation-factorization ablation-optimizer ablation-table3
 
 clean:

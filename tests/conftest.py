@@ -60,6 +60,7 @@ def tiny_run_overrides(results_dir, cache_dir) -> list[str]:
     return [
         "scale=cpu",
         f"results_dir={results_dir}",
+        "allow_outside_results=true",
         f"data.cache_dir={cache_dir}",
         *([f"data.root={root}"] if root else []),
         "model.width=0.125",

@@ -25,7 +25,7 @@ def results(tmp_path, fmnist_cache):
     run_dir = tmp_path / "runs" / "cpu" / "aux" / "bn" / "seed0"
     run_dir.mkdir(parents=True)
     cfg = compose_run(["ablation=aux", "variant=bn", *tiny_run_overrides(tmp_path, fmnist_cache)])
-    (run_dir / "summary.json").write_text(json.dumps({"status": "complete", "config_hash": config_hash(cfg)}))
+    (run_dir / "summary.json").write_text(json.dumps({"status": "complete", "config_hash": config_hash(cfg), "test_top1": 0.5}))
     return tmp_path
 
 
@@ -63,21 +63,55 @@ def _truncated_copy(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        (["seed=abc"], "seed='abc' must be a non-negative integer"),
-        (["seed=-1"], "must be a non-negative integer"),
+        (["seed=abc"], "seed='abc': must be an integer >= 0"),
+        (["seed=-1"], "seed=-1: must be an integer >= 0"),
         (["model.input_size=10"], "too small for the 299 stem: the minimum is"),
         (["model.width=0"], "model.width=0 must be > 0"),
-        (["data.batch_size=0"], "data.batch_size=0 and data.eval_batch_size=64 must be >= 1"),
+        (["data.batch_size=0"], "data.batch_size=0: must be an integer >= 2"),
         (["data.train_subset=8"], "data.train_subset=8 is smaller than data.batch_size=16"),
         (["data=cifar"], "Could not find 'data/cifar'"),
         (["model.width"], "bad config override"),
         (["trainer.precision=fp7"], "bad trainer config"),
         (["data.root=/no/such/folder"], "data.root=/no/such/folder holds neither"),
+        # issue 10: each of these was a traceback (and most left a failed record) before the schema
+        (["optimizer.lr=nan"], "optimizer.lr=nan: must be a finite number > 0"),
+        (["optimizer.lr=-1"], "optimizer.lr=-1: must be a finite number > 0"),
+        (["loss.label_smoothing=1.5"], "loss.label_smoothing=1.5: must be a finite number in [0, 1)"),
+        (["data.batch_size=1"], "data.batch_size=1: must be an integer >= 2 (batch norm needs 2+ images"),
+        (["trainer.checkpoint_every_n_steps=0"], "trainer.checkpoint_every_n_steps=0: must be an integer >= 1"),
+        (["trainer.log_every_n_steps=0"], "trainer.log_every_n_steps=0: must be an integer >= 1"),
+        (["optimizer.reference_batch=0"], "optimizer.reference_batch=0: must be an integer >= 1"),
+        (["optimizer.epochs_per_decay=0"], "optimizer.epochs_per_decay=0: must be a finite number > 0"),
+        (["data.num_workers=-1"], "data.num_workers=-1: must be an integer >= 0"),
+        (["trainer.max_epochs=0"], "trainer.max_epochs=0: must be an integer >= 1"),
+        (["ema.decay=1"], "ema.decay=1: must be a finite number in [0, 1) (or null)"),
+        (["model.width=abc"], "model.width='abc': must be a finite number"),
+        (["trainer.limit_train_batches=0"], "trainer.limit_train_batches=0: must be a finite number > 0 (or null)"),
+        (["+trainer.foo=1"], "trainer.foo is not a key of trainer; valid keys:"),
+        (["variant=../../../escape"], "unknown variant '../../../escape' of ablation 'aux'"),
+        (["ablation=../aux"], "unknown ablation '../aux'; valid:"),
+        (["ablation=adhoc", "variant=a/b"], "variant='a/b': must be a plain name"),
+        (["ablation=adhoc", "variant=.."], "variant='..': must be a plain name"),
     ],
 )
 @needs_fashion_mnist
 def test_bad_run_input_is_one_line_and_writes_nothing(argv, expected, capsys, results, fmnist_cache):
     _train_fails(argv, expected, capsys, results, fmnist_cache)
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["data=imagefolder"], "data=imagefolder is not available at scale=cpu (it trains on Fashion-MNIST subsets)"),
+        (["data=imagefolder", "scale=gpu"], "data.root is required: pass data.root=<value>"),
+        (["logger=wandb", "logger.mode=loud"], "logger.mode='loud': must be one of online, offline, disabled"),
+        (["scale=cpu", "seed=1.5"], "seed=1.5: must be an integer >= 0"),
+    ],
+)
+def test_bad_group_values_are_one_line_before_any_data_is_read(argv, expected, capsys, tmp_path):
+    assert train.main([f"results_dir={tmp_path}", "allow_outside_results=true", *argv]) == 2
+    assert expected in _error_line(capsys)
+    assert not any(tmp_path.iterdir())
 
 
 @needs_fashion_mnist
@@ -100,7 +134,7 @@ def test_corrupt_summary_stops_the_grid_before_training(capsys, tmp_path):
     run_dir.mkdir(parents=True)
     (run_dir / "summary.json").write_text('{"status": "compl')
     before = _snapshot(tmp_path)
-    assert ablate.main(["aux", "--scale", "cpu", "--seeds", "1", "--", f"results_dir={tmp_path}", "logger=none"]) == 2
+    assert ablate.main(["aux", "--scale", "cpu", "--seeds", "1", "--", f"results_dir={tmp_path}", "allow_outside_results=true", "logger=none"]) == 2
     assert "summary.json is unreadable" in _error_line(capsys)
     assert _snapshot(tmp_path) == before
 
@@ -135,7 +169,7 @@ def test_single_run_refuses_a_changed_config(capsys, results, fmnist_cache):
     ],
 )
 def test_bad_grid_options(argv, expected, capsys, tmp_path):
-    assert ablate.main([*argv, "--", f"results_dir={tmp_path}"]) == 2
+    assert ablate.main([*argv, "--", f"results_dir={tmp_path}", "allow_outside_results=true"]) == 2
     assert expected in _error_line(capsys)
     assert not any(tmp_path.iterdir())
 

@@ -152,7 +152,7 @@ def test_spawning_strategies_are_refused_with_the_fix(tmp_path):
     check_strategy("ddp")
     with pytest.raises(ConfigError, match="use trainer.strategy=ddp"):
         check_strategy("ddp_spawn")
-    cfg = compose_run(["scale=cpu", f"results_dir={tmp_path}", "trainer.strategy=ddp_spawn", "trainer.devices=2"])
+    cfg = compose_run(["scale=cpu", f"results_dir={tmp_path}", "allow_outside_results=true", "trainer.strategy=ddp_spawn", "trainer.devices=2"])
     with pytest.raises(ConfigError):
         train_run(cfg)
     assert not (tmp_path / "runs").exists()  # refused before any record

@@ -2,17 +2,21 @@
 
 Every variant x seed is one run folder of the store: ``--store local`` (default, results/local,
 git-ignored) or ``study`` (results/, the committed study). A local grid ends by comparing each of
-its runs with the committed record of the same run (inception_repro.compare). Complete runs are skipped, incomplete ones resume from
-their last.ckpt, failed ones are listed (``--force`` reruns them). A run recorded under another
-config is refused rather than mixed with the new ones (``--force`` reruns it). A run that another
+its runs with the committed record of the same run (inception_repro.compare). Complete runs are
+skipped, incomplete ones resume from their last.ckpt, failed ones are listed (``--retry-failed``
+reruns those only, ``--force`` every run; a forced grid killed midway, started again, resumes the
+runs it had restarted). A complete or resumable run recorded under another config is refused rather
+than mixed with the new ones (``--force`` reruns it); a failed one is replaced. A run that another
 process is training (its folder is locked) is skipped and reported; the grid goes on.
 ``--launcher slurm`` (or ``local``) trains the runs as one job array instead (inception_repro.slurm).
 """
 
 from __future__ import annotations
 
+import json
 import statistics
 import sys
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,12 +27,13 @@ from rich.table import Table
 from inception_repro.ablations import load_ablation
 from inception_repro.cli import ArgumentParser, run_cli
 from inception_repro.config import compose_run
+from inception_repro.distributed import launched_as_rank_zero
 from inception_repro.errors import ConfigError, UserError
 from inception_repro.compare import compare_with_study
-from inception_repro.provenance import project_root
-from inception_repro.runs import STORES, RunBusyError, RunFolder, read_record
+from inception_repro.provenance import atomic_write, project_root
+from inception_repro.runs import STORES, RunBusyError, RunFolder, config_hash, read_record
 from inception_repro.slurm import LAUNCHERS, is_hydra_override, send_grid
-from inception_repro.train import train_run
+from inception_repro.train import restart_run, train_run
 
 console = Console()
 
@@ -40,6 +45,8 @@ class PlannedRun:
     cfg: DictConfig
     folder: RunFolder
     action: str  # train | resume | skip | failed | busy
+    restart: bool = False  # delete its record first (forced, retried, or replacing a failed one)
+    plan: ForcePlan | None = None  # the forced grid's, shared by its runs
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -53,29 +60,36 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def plan_grid(name: str, scale: str | None, seeds: str | None, overrides: list[str], force: bool) -> list[PlannedRun]:
-    """Compose every run of the grid and decide what to do with it, before any training starts."""
+def plan_grid(
+    name: str, scale: str | None, seeds: str | None, overrides: list[str], force: bool, retry_failed: bool = False
+) -> list[PlannedRun]:
+    """Compose (and so validate) every run of the grid and decide what to do with it, before any training starts.
+
+    ``force`` restarts every run but those this same forced grid restarted before it was killed
+    (they resume); ``retry_failed`` restarts the failed runs only.
+    """
     ablation = load_ablation(name)
     common = [f"ablation={name}", *([f"scale={scale}"] if scale else []), *overrides]
     first = compose_run([*common, f"variant={ablation.control}"])
     seed_list = parse_seeds(seeds if seeds is not None else str(first.scale.seeds))
+    configs = [compose_run([*common, f"variant={v}", f"seed={s}"]) for v in ablation.variants for s in seed_list]
+    plan = ForcePlan.of(configs) if force else None
     planned, stale = [], []
-    for variant in ablation.variants:
-        for seed in seed_list:
-            cfg = compose_run([*common, f"variant={variant}", f"seed={seed}"])
-            folder = RunFolder(Path(cfg.run_dir))
-            summary = folder.read_summary() if not force else None
-            action = "train"
-            change = folder.config_change(summary, cfg) if summary else None
-            if change:
-                stale.append(f"{folder.root} ({change})")
-            if summary and summary["status"] == "complete":
-                action = "skip"
-            elif summary and summary["status"] == "failed":
-                action = "failed"
-            elif folder.last_checkpoint.exists():
-                action = "resume"
-            planned.append(PlannedRun(variant, seed, cfg, folder, action))
+    for cfg in configs:
+        run = PlannedRun(str(cfg.variant), int(cfg.seed), cfg, RunFolder(Path(cfg.run_dir)), "train", plan=plan)
+        summary = run.folder.read_summary()
+        if plan and not (summary and summary.get("force_token") == plan.token):
+            run.restart = True
+        elif summary:
+            change = run.folder.config_change(summary, cfg)
+            if change and not run.folder.replaceable(summary):
+                stale.append(f"{run.folder.root} ({change})")
+            run.restart = bool(change) or (retry_failed and summary["status"] == "failed")
+            if not run.restart:
+                run.action = {"complete": "skip", "failed": "failed"}.get(summary["status"], run.action)
+        if run.action == "train" and not run.restart and run.folder.last_checkpoint.exists():
+            run.action = "resume"
+        planned.append(run)
     if stale:
         raise UserError(
             "config changed since these runs were made; refusing to mix them (FORCE=1 reruns): " + "; ".join(stale)
@@ -83,29 +97,74 @@ def plan_grid(name: str, scale: str | None, seeds: str | None, overrides: list[s
     return planned
 
 
-def run_grid(
-    planned: list[PlannedRun], force: bool, launcher: str | None = None, overrides: list[str] | None = None
-) -> None:
+@dataclass
+class ForcePlan:
+    """The token a forced grid marks the runs it restarts with, kept in a file until the grid has
+    run them all: the same command started again after a crash finds it and resumes those runs."""
+
+    path: Path
+    token: str
+
+    @classmethod
+    def of(cls, configs: list[DictConfig]) -> ForcePlan:
+        """The plan of this grid: the one a killed run of it left, else a new one."""
+        grid = sorted(f"{cfg.run_dir} {config_hash(cfg)}" for cfg in configs)
+        path = Path(configs[0].run_dir).parent.parent / ".force-plan.json"
+        try:
+            saved = json.loads(path.read_text())
+            if saved["grid"] == grid:
+                return cls(path, str(saved["token"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        plan = cls(path, uuid.uuid4().hex)
+        if launched_as_rank_zero():  # ranks > 0 of a DDP grid find rank 0's plan
+            path.parent.mkdir(parents=True, exist_ok=True)
+            text = json.dumps({"grid": grid, "token": plan.token}, indent=2) + "\n"
+            atomic_write(path, lambda p: p.write_text(text))
+        return plan
+
+    def done(self) -> None:
+        if launched_as_rank_zero():
+            self.path.unlink(missing_ok=True)
+
+
+def run_grid(planned: list[PlannedRun], launcher: str | None = None, overrides: list[str] | None = None) -> None:
     """Train the runs not yet recorded here, one after another, or send them to ``launcher`` as one job array."""
+    plan = planned[0].plan
     todo = [p for p in planned if p.action in ("train", "resume")]
     where = f" on {launcher} at scale={planned[0].cfg.scale.name}" if launcher else ""
     console.print(f"[bold]{len(planned)} runs[/]: {len(todo)} to train{where}, {len(planned) - len(todo)} already recorded")
-    if launcher:
-        for run in todo if force else []:
-            run.folder.clear()
-        if todo:
-            send_grid(todo, launcher, overrides or [])
-        return
-    for i, run in enumerate(todo, 1):
+    token = plan.token if plan else uuid.uuid4().hex
+    if launcher and (todo := [run for run in todo if _restart(run, token)]):
+        send_grid(todo, launcher, overrides or [])
+    for i, run in enumerate([] if launcher else todo, 1):
         console.rule(f"[{i}/{len(todo)}] {run.cfg.ablation} / {run.variant} / seed{run.seed} ({run.action})")
+        if not _restart(run, token):
+            continue
         try:
-            summary = train_run(run.cfg, force=force)  # ranks > 0 of a DDP grid train along, they clear nothing
+            summary = train_run(run.cfg)  # ranks > 0 of a DDP grid train along, they clear nothing
         except RunBusyError as error:
             run.action = "busy"
             console.print(f"[yellow]skipped[/]: {error}", soft_wrap=True)
             continue
         result = f"test top-1 {summary['test_top1']:.4f}" if summary["status"] == "complete" else summary.get("failure")
         console.print(f"{run.variant}/seed{run.seed}: {summary['status']}, {result}", soft_wrap=True)
+    if plan:
+        plan.done()
+
+
+def _restart(run: PlannedRun, token: str) -> bool:
+    """Delete a run's record before training it again, if the plan says so (rank 0 only); False,
+    and the run marked busy, if another process holds it."""
+    if not run.restart or not launched_as_rank_zero():
+        return True
+    try:
+        restart_run(run.cfg, token)
+    except RunBusyError as error:
+        run.action = "busy"
+        console.print(f"[yellow]skipped[/]: {error}", soft_wrap=True)
+        return False
+    return True
 
 
 def _problem(run: PlannedRun, summary: dict) -> str:
@@ -157,14 +216,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("--seeds", default=None, help="N (seeds 0..N-1) or a list a,b,c (default: the scale's)")
         parser.add_argument("--store", choices=STORES, default="local", help="local: results/local (default); study: results/, the committed study")
         parser.add_argument("--force", action="store_true", help="rerun finished, failed or changed runs")
+        parser.add_argument("--retry-failed", action="store_true", help="rerun the failed runs only")
         parser.add_argument("--launcher", choices=LAUNCHERS, help="train as one job array: on SLURM, or submitit's local executor")
         parser.epilog = "Config overrides follow a '--', e.g. -- model.width=0.5 logger=none"
         split = args.index("--") if "--" in args else len(args)
         opts, overrides = parser.parse_args(args[:split]), args[split + 1 :]
         run_overrides = [o for o in overrides if not is_hydra_override(o)] if opts.launcher else overrides
         store = store_override(opts.store, overrides)
-        planned = plan_grid(opts.ablation, opts.scale, opts.seeds, store + run_overrides, opts.force)
-        run_grid(planned, opts.force, opts.launcher, store + overrides)
+        planned = plan_grid(opts.ablation, opts.scale, opts.seeds, store + run_overrides, opts.force, opts.retry_failed)
+        run_grid(planned, opts.launcher, store + overrides)
         console.print(results_table(planned))
         print_comparison(planned)
         complete = all((p.folder.read_summary() or {}).get("status") == "complete" for p in planned)

@@ -36,7 +36,7 @@ def ablation_names(config_dir: Path = CONFIG_DIR) -> list[str]:
 def load_ablation(name: str, config_dir: Path = CONFIG_DIR) -> Ablation:
     """Read one ablation file; an unknown name lists the valid ones."""
     path = config_dir / "ablations" / f"{name}.yaml"
-    if not path.is_file():
+    if name not in ablation_names(config_dir):  # a listed name, never a path
         raise ConfigError(f"unknown ablation {name!r}; valid: {', '.join(ablation_names(config_dir))}")
     raw = yaml.safe_load(path.read_text())
     variants = {str(k): [str(o) for o in (v or [])] for k, v in raw["variants"].items()}

@@ -21,7 +21,7 @@ PROVENANCE = (
     ("config_hash", "config hash"),
     ("git_commit", "code commit"),
     ("git_dirty", "uncommitted code changes"),
-    ("threads", "threads"),
+    ("num_threads", "thread count"),
     ("platform", "platform"),
     ("torch_version", "torch"),
     ("device", "device"),

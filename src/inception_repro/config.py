@@ -11,8 +11,9 @@ from omegaconf.errors import OmegaConfBaseException
 
 from inception_repro.ablations import load_ablation
 from inception_repro.errors import ConfigError
-from inception_repro.models.config import InceptionConfig
 from inception_repro.paths import CONFIG_DIR
+from inception_repro.provenance import project_root
+from inception_repro.schema import validate
 
 SCALES = ("cpu", "gpu", "paper")
 ADHOC = "adhoc"
@@ -61,11 +62,11 @@ def compose_run(overrides: list[str] | None = None) -> DictConfig:
         variant_overrides = load_ablation(first.ablation).overrides(str(first.variant))
     cfg = _compose(variant_overrides + overrides) if variant_overrides else first
     cfg.variant = str(cfg.variant)  # variant names are strings everywhere, "79" included
-    if isinstance(cfg.seed, bool) or not isinstance(cfg.seed, int) or cfg.seed < 0:
-        raise ConfigError(f"seed={cfg.seed!r} must be a non-negative integer")
     if cfg.model.input_size is None:
-        sizes = cfg.scale.input_sizes
-        cfg.model.input_size = sizes[str(cfg.model.resolution)]
-    OmegaConf.resolve(cfg)
-    InceptionConfig.from_dict(OmegaConf.to_container(cfg.model))  # bad model values fail before any work
+        cfg.model.input_size = cfg.scale.input_sizes.get(str(cfg.model.resolution))
+    try:
+        OmegaConf.resolve(cfg)
+    except OmegaConfBaseException as error:
+        raise ConfigError(f"bad config value: {_one_line(error)}") from None
+    validate(OmegaConf.to_container(cfg), project_root())  # every value, before anything is written
     return cfg

@@ -76,9 +76,11 @@ def provenance(command: str | None = None, **extra: Any) -> dict[str, Any]:
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call `write(tmp)` on a unique temporary sibling of `path`, then rename it onto `path`.
+    """Call `write(tmp)` on a unique temporary sibling of `path`, sync it to disk, then rename it onto `path`.
 
-    A reader, or a process killed at any instant, sees the old file or the new one, never half of one.
+    A reader, or a process killed (or a machine losing power) at any instant, sees the old file or the
+    new one, never half of one. The file gets the permissions of any new file (0644 under umask 022),
+    not the temporary file's 0600.
     """
     path = Path(path)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -86,9 +88,27 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     tmp = Path(tmp_name)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
+        _fsync(tmp)
         os.replace(tmp, path)
+        _fsync(path.parent)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _fsync(path: Path) -> None:
+    """Sync a file's or a folder's (its entries') contents to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def write_with_provenance(

@@ -40,13 +40,16 @@ NUMERIC_KEYS = (
     "epochs", "wall_time_s", "train_images_per_s", "params", "macs",
 )
 SUMMARY_KEYS = (
-    "status", *IDENTITY_KEYS, *NUMERIC_KEYS, "git_commit", "git_dirty", "torch_version", "threads", "platform",
+    "status", *IDENTITY_KEYS, *NUMERIC_KEYS, "git_commit", "git_dirty", "torch_version", "num_threads", "platform",
     "device", "started_at", "finished_at", "config_hash", "failure",
 )
 """The keys of summary.json (train.py writes them; a run that fails early lacks the metrics)."""
 _SEED_DIR = re.compile(r"seed(\d+)")
+# Summary fields read as numbers (by the grid's table and the analysis), when present.
+NUMBER_FIELDS = ("seed", "wall_time_s", "epochs", "global_step")
+REQUIRED_IF_COMPLETE = ("test_top1",)
 # Keys that say where and how a run is recorded, not what it computes.
-UNHASHED_KEYS = ("logger", "results_dir", "run_dir")
+UNHASHED_KEYS = ("logger", "results_dir", "run_dir", "allow_outside_results")
 
 
 class RunRecordError(UserError):
@@ -93,17 +96,21 @@ class RunFolder:
         return self.root.parent / f".{self.root.name}.lock"
 
     def read_summary(self) -> dict[str, Any] | None:
-        """The summary, or None if the run never started; a corrupt file raises with the fix."""
+        """The summary, or None if the run never started; a corrupt or hand-edited file raises with the fix."""
         if not self.summary.exists():
             return None
         try:
             summary = json.loads(self.summary.read_text())
         except (OSError, ValueError) as error:
             raise RunRecordError(
-                f"{self.summary} is unreadable ({error.__class__.__name__}); delete it or rerun with FORCE=1"
+                f"{self.summary} is unreadable ({error.__class__.__name__}), a broken record; "
+                f"delete the run folder {self.root} to train that run again"
             ) from None
-        if not isinstance(summary, dict) or summary.get("status") not in STATUSES:
-            raise RunRecordError(f"{self.summary} has no valid status; delete it or rerun with FORCE=1")
+        problem = summary_problem(summary)
+        if problem:
+            raise RunRecordError(
+                f"{self.summary} is a broken record ({problem}); delete the run folder {self.root} to train that run again"
+            )
         return summary
 
     def write_summary(self, summary: dict[str, Any]) -> None:
@@ -121,19 +128,39 @@ class RunFolder:
         recorded, wanted = summary.get("config_hash"), config_hash(cfg)
         return None if recorded == wanted else f"config hash {recorded} -> {wanted}"
 
+    def replaceable(self, summary: dict[str, Any]) -> bool:
+        """A record that a run under a changed config replaces: it failed, or stopped before its
+        first checkpoint. Its config (a typo, a diverging value) must not block the corrected one."""
+        return summary["status"] == "failed" or (summary["status"] == "incomplete" and not self.last_checkpoint.exists())
+
     def check_config(self, summary: dict[str, Any], cfg: DictConfig) -> None:
-        """Refuse to skip, resume or overwrite a run recorded under another config (``--force`` reruns it)."""
+        """Refuse to skip, resume or overwrite a complete or resumable run recorded under another
+        config (``--force`` reruns it)."""
         change = self.config_change(summary, cfg)
-        if change:
+        if change and not self.replaceable(summary):
             raise ConfigChangedError(
                 f"config changed since {self.root} was run ({change}); refusing to mix them: "
                 "undo the change, or rerun with FORCE=1"
             )
 
-    def clear(self) -> None:
-        """Remove the run's folder: record, checkpoints and W&B files (a forced rerun)."""
-        if self.root.exists():
-            shutil.rmtree(self.root)
+    def clear(self, identity: dict[str, Any]) -> None:
+        """Remove the run's folder (record, checkpoints, W&B files) for a forced rerun.
+
+        Only a folder whose summary.json (every run folder's first file, its marker) names this
+        ``identity`` (``run_identity``) is removed; anything else raises and is left as it is.
+        """
+        if not self.root.exists():
+            return
+        refusal = f"refusing to delete {self.root}"
+        if not self.summary.is_file():
+            raise RunRecordError(f"{refusal}: it is not a run folder (no summary.json); move it away or choose another run_dir")
+        try:
+            recorded = json.loads(self.summary.read_text())
+        except (OSError, ValueError):
+            raise RunRecordError(f"{refusal}: its summary.json is unreadable; delete the folder yourself if it is a run") from None
+        if not _same_run(recorded, identity):
+            raise RunRecordError(f"{refusal}: it records another run than {identity}; move it away or choose another run_dir")
+        shutil.rmtree(self.root)
 
     def remove_partial_writes(self) -> None:
         """Delete the temporary files of writes that a killed process left unfinished (hold the lock)."""
@@ -158,6 +185,37 @@ class RunFolder:
             yield
         finally:
             lock.release()
+
+
+def _same_run(recorded: Any, identity: dict[str, Any]) -> bool:
+    """Whether a summary records the run ``identity`` names (older summaries record no scale)."""
+    if not isinstance(recorded, dict):
+        return False
+    return all(recorded.get(k) == v for k, v in identity.items() if k != "scale" or "scale" in recorded)
+
+
+def summary_problem(summary: Any) -> str | None:
+    """What makes a parsed summary.json unusable (a truncated or hand-edited file), or None."""
+    if not isinstance(summary, dict):
+        return "not a JSON object"
+    if summary.get("status") not in STATUSES:
+        return f"status {summary.get('status')!r} is not one of {', '.join(STATUSES)}"
+    required = REQUIRED_IF_COMPLETE if summary["status"] == "complete" else ()
+    for key in (*required, *(k for k in NUMBER_FIELDS if k in summary)):
+        value = summary.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"{key}={value!r} is not a number"
+    return None
+
+
+def run_identity(cfg: DictConfig) -> dict[str, Any]:
+    """Which run a folder or checkpoint belongs to: the fields every summary.json records."""
+    return {"ablation": cfg.ablation, "variant": str(cfg.variant), "seed": int(cfg.seed), "scale": cfg.scale.name}
+
+
+def checkpoint_identity(cfg: DictConfig) -> dict[str, Any]:
+    """What a last.ckpt records of its run, and must match to be resumed from."""
+    return {"config_hash": config_hash(cfg), "seed": int(cfg.seed), "scale": cfg.scale.name}
 
 
 def config_hash(cfg: DictConfig) -> str:

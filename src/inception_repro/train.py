@@ -11,6 +11,7 @@ from __future__ import annotations
 import platform
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,17 +22,17 @@ import torch
 from lightning_fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf
 
-from inception_repro.cli import run_cli
+from inception_repro.cli import crash_log_in, run_cli
 from inception_repro.config import compose_run
 from inception_repro.data import FashionMNISTDataModule, ImageFolderDataModule
 from inception_repro.distributed import check_strategy, launched_as_rank_zero, parallel_plugins, torch_sync_batchnorm
-from inception_repro.errors import ConfigError
+from inception_repro.errors import ConfigError, UserError
 from inception_repro.models import InceptionConfig, InceptionV3
 from inception_repro.models.costs import count_macs, count_params
 from inception_repro.paths import CONFIG_DIR
 from inception_repro.provenance import git_commit, git_dirty
-from inception_repro.runs import RunFolder, config_hash
-from inception_repro.training.callbacks import ExactResume, ThroughputMonitor
+from inception_repro.runs import RunFolder, checkpoint_identity, config_hash, run_identity
+from inception_repro.training.callbacks import ExactResume, GradNorm, ThroughputMonitor
 from inception_repro.training.checkpoint import AtomicCheckpointIO, LastCheckpoint, check_checkpoint
 from inception_repro.training.history import HistoryLogger
 from inception_repro.training.module import InceptionLitModule
@@ -73,11 +74,11 @@ def build_trainer(cfg: DictConfig, folder: RunFolder, throughput: ThroughputMoni
     """The run's Trainer, without loggers (``_fit`` attaches them): it touches no file, so a bad
     ``trainer.*`` value fails before the run folder is created."""
     t = cfg.trainer
-    checkpoint = LastCheckpoint(folder.last_checkpoint, t.checkpoint_every_n_steps)
+    checkpoint = LastCheckpoint(folder.last_checkpoint, t.checkpoint_every_n_steps, checkpoint_identity(cfg))
     progress = pl.callbacks.RichProgressBar() if sys.stdout.isatty() else pl.callbacks.TQDMProgressBar(refresh_rate=100)
     optional = {k: t[k] for k in ("limit_train_batches", "limit_val_batches", "limit_test_batches") if t[k] is not None}
     try:
-        return _trainer(t, folder, [checkpoint, throughput, ExactResume(), progress], optional)
+        return _trainer(t, folder, [checkpoint, throughput, ExactResume(), GradNorm(), progress], optional)
     except (MisconfigurationException, ValueError) as error:
         raise ConfigError(f"bad trainer config: {' '.join(str(error).split())}") from None
 
@@ -156,10 +157,10 @@ def prepare_run(cfg: DictConfig, folder: RunFolder) -> PreparedRun:
 def train_run(cfg: DictConfig, force: bool = False) -> dict[str, Any]:
     """Train or resume the run ``cfg`` describes and return its summary; a complete run is returned as recorded.
 
-    Holds the run folder's lock (``RunBusyError`` if another process does). A run recorded under
-    another config is refused (``ConfigChangedError``); ``force`` deletes the record and starts afresh.
-    Under ``trainer.strategy=ddp`` every rank calls this; ranks > 0 train alongside rank 0 but take
-    no lock and write no record.
+    Holds the run folder's lock (``RunBusyError`` if another process does). A complete or resumable
+    run recorded under another config is refused (``ConfigChangedError``); a failed or unstarted one
+    is replaced; ``force`` deletes the record and starts afresh. Under ``trainer.strategy=ddp`` every
+    rank calls this; ranks > 0 train alongside rank 0 but take no lock and write no record.
     """
     check_strategy(cfg.trainer.strategy)
     folder = RunFolder(Path(cfg.run_dir))
@@ -168,15 +169,28 @@ def train_run(cfg: DictConfig, force: bool = False) -> dict[str, Any]:
     if (done := _recorded(folder, cfg, force)) is not None:  # before any work: a grid passes such runs at once
         return done
     run = prepare_run(cfg, folder)
-    with folder.locked():
-        if force:
-            folder.clear()
-        elif (done := _complete(folder, cfg)) is not None:  # another process finished it meanwhile
+    with folder.locked(), crash_log_in(folder.root):
+        if not force and (done := _complete(folder, cfg)) is not None:  # another process finished it meanwhile
             return done
+        previous = folder.read_summary()
+        if force or (previous and folder.config_change(previous, cfg)):  # a changed one is replaceable here
+            folder.clear(run_identity(cfg))
         folder.remove_partial_writes()
         if folder.last_checkpoint.exists():
-            check_checkpoint(folder.last_checkpoint)
+            check_checkpoint(folder.last_checkpoint, checkpoint_identity(cfg))
         return _fit(cfg, folder, run, folder.read_summary() or {})
+
+
+def restart_run(cfg: DictConfig, force_token: str) -> None:
+    """Delete the run's record (as ``force`` does) and mark its new one with ``force_token``, so a
+    forced grid that is killed and started again resumes the runs it restarted (ablate --force)."""
+    folder = RunFolder(Path(cfg.run_dir))
+    with folder.locked():
+        folder.clear(run_identity(cfg))
+        folder.write_summary(
+            {"status": "incomplete", **run_identity(cfg), "config_hash": config_hash(cfg), "force_token": force_token,
+             "started_at": _now()}
+        )
 
 
 def _recorded(folder: RunFolder, cfg: DictConfig, force: bool) -> dict[str, Any] | None:
@@ -221,9 +235,10 @@ def _fit(cfg: DictConfig, folder: RunFolder, run: PreparedRun, previous: dict[st
         "git_commit": git_commit(),
         "git_dirty": git_dirty(*CODE_PATHS),
         "torch_version": torch.__version__,
-        "threads": torch.get_num_threads(),
         "platform": platform.platform(),
         "started_at": previous.get("started_at") if resumed else _now(),
+        **_thread_counts(previous if resumed else {}),
+        **({"force_token": previous["force_token"]} if resumed and "force_token" in previous else {}),
         **run.costs,
     }
     prior_wall = float(previous.get("wall_time_s", 0.0)) if resumed else 0.0
@@ -235,7 +250,7 @@ def _fit(cfg: DictConfig, folder: RunFolder, run: PreparedRun, previous: dict[st
     trainer.loggers = loggers = _loggers(cfg, folder, resuming=resume_from is not None)
     summary.update(device=_device_name(trainer), world_size=trainer.world_size)
     try:
-        trainer.fit(run.module, datamodule=run.datamodule, ckpt_path=resume_from)
+        trainer.fit(run.module, datamodule=run.datamodule, ckpt_path=resume_from, weights_only=True)
         if "val/top1" not in trainer.callback_metrics:  # resumed from the final checkpoint: nothing left to fit
             _validate_unlogged(trainer, run)
         validation = _metrics(trainer.callback_metrics, "val")
@@ -243,6 +258,8 @@ def _fit(cfg: DictConfig, folder: RunFolder, run: PreparedRun, previous: dict[st
         summary.update(status="complete", **validation, **test)
     except FloatingPointError as error:
         summary.update(status="failed", failure=str(error))
+    except UserError:  # e.g. a corrupt data file: the run itself is fine, it resumes once that is fixed
+        raise
     except Exception as error:
         summary.update(status="failed", failure=f"{error.__class__.__name__}: {error}")
         raise
@@ -260,6 +277,21 @@ def _fit(cfg: DictConfig, folder: RunFolder, run: PreparedRun, previous: dict[st
             folder.write_summary(summary)
         _finish_wandb(loggers, summary["status"])
     return summary
+
+
+def _thread_counts(previous: dict[str, Any]) -> dict[str, int]:
+    """``num_threads`` (torch's CPU threads) of the run's first session, ``num_threads_resumed`` if a
+    resume uses another count: CPU kernels then split their sums differently, so the resumed run is
+    not bitwise the uninterrupted one (warned)."""
+    now = torch.get_num_threads()
+    first = int(previous.get("num_threads", now))
+    if first == now:
+        return {"num_threads": now}
+    warnings.warn(
+        f"resuming on {now} CPU threads, the run started on {first}: its results will not be bitwise those of an "
+        f"uninterrupted run; set OMP_NUM_THREADS={first} to resume it exactly", stacklevel=2,
+    )
+    return {"num_threads": first, "num_threads_resumed": now}
 
 
 def _validate_unlogged(trainer: pl.Trainer, run: PreparedRun) -> None:

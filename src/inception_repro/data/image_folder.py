@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytorch_lightning as pl
+from PIL import Image
 from torch.utils.data import DataLoader
 from torchvision import datasets
 
@@ -13,6 +14,18 @@ from inception_repro.data.transforms import check_in_chans, inception_eval_trans
 from inception_repro.errors import DatasetCorruptError, DatasetNotFoundError
 
 STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ()}
+
+
+def load_image(path: str) -> Image.Image:
+    """The RGB image at ``path``; an unreadable or truncated file raises ``DatasetCorruptError`` naming it."""
+    try:
+        with open(path, "rb") as f, Image.open(f) as image:
+            return image.convert("RGB")
+    except (OSError, SyntaxError, ValueError) as error:
+        raise DatasetCorruptError(
+            f"{path} is not a readable image ({error.__class__.__name__}: {error}); delete or replace it, "
+            "then rerun the same command to resume"
+        ) from None
 
 
 class ImageFolderDataModule(ResumableTrainData, pl.LightningDataModule):
@@ -71,7 +84,9 @@ class ImageFolderDataModule(ResumableTrainData, pl.LightningDataModule):
         for split in STAGE_SPLITS.get(stage, ("train", "val", "test")):
             if split not in self.splits:
                 try:
-                    self.splits[split] = datasets.ImageFolder(self.dirs[split], transform=self.transforms[split])
+                    self.splits[split] = datasets.ImageFolder(
+                        self.dirs[split], transform=self.transforms[split], loader=load_image
+                    )
                 except FileNotFoundError as err:
                     raise DatasetNotFoundError(f"{self.dirs[split]}: {err}") from err
 

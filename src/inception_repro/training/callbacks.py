@@ -1,4 +1,4 @@
-"""Callbacks: training throughput and epoch time; exact resume (RNG states, history)."""
+"""Callbacks: training throughput and epoch time, the gradient norm; exact resume (RNG states, history)."""
 
 from __future__ import annotations
 
@@ -46,6 +46,17 @@ class ThroughputMonitor(pl.Callback):
     @property
     def images_per_s(self) -> float | None:
         return self.images / self.busy_s if self.busy_s else None
+
+
+class GradNorm(pl.Callback):
+    """Logs ``train/grad_norm``, the global L2 norm of the gradients before clipping (§8 clips at 2.0),
+    on the steps whose metrics Lightning writes (every ``log_every_n_steps``-th), so each value is
+    written in the row of the step it was measured at and a checkpoint never holds it unwritten."""
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+        if (trainer.global_step + 1) % trainer.log_every_n_steps == 0:
+            grads = [p.grad for p in pl_module.parameters() if p.grad is not None]
+            pl_module.log("train/grad_norm", torch.nn.utils.get_total_norm(grads))
 
 
 class ExactResume(pl.Callback):

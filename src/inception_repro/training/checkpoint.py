@@ -19,6 +19,9 @@ from inception_repro.errors import UserError
 from inception_repro.provenance import atomic_write
 
 
+IDENTITY_KEY = "run_identity"
+
+
 class CheckpointCorruptError(UserError):
     """A last.ckpt that cannot be loaded."""
 
@@ -49,16 +52,24 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         atomic_write(path, write)
 
 
+class CheckpointMismatchError(UserError):
+    """A last.ckpt of another run (config, seed or scale) found in a run folder."""
+
+
 class LastCheckpoint(Checkpoint):
-    """Saves ``path`` (last.ckpt) every ``every_n_steps`` optimizer steps and after the last step.
+    """Saves ``path`` (last.ckpt) every ``every_n_steps`` optimizer steps and after the last step,
+    with the run's ``identity`` (config hash, seed, scale) that ``check_checkpoint`` compares.
 
     Always at the end of a step, never after fit: a run resumed after its last step then has
     nothing to save, and every finished run's last.ckpt is the state after its last step.
     """
 
-    def __init__(self, path: Path, every_n_steps: int) -> None:
-        self.path, self.every_n_steps = Path(path), every_n_steps
+    def __init__(self, path: Path, every_n_steps: int, identity: dict[str, Any]) -> None:
+        self.path, self.every_n_steps, self.identity = Path(path), every_n_steps, dict(identity)
         self.last_step = self.saved_step = 0
+
+    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]) -> None:
+        checkpoint[IDENTITY_KEY] = self.identity
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.last_step, self.saved_step = trainer.estimated_stepping_batches, trainer.global_step
@@ -66,12 +77,13 @@ class LastCheckpoint(Checkpoint):
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx) -> None:
         step = trainer.global_step
         if step != self.saved_step and (step % self.every_n_steps == 0 or step >= self.last_step):
-            trainer.save_checkpoint(self.path)
+            trainer.save_checkpoint(self.path, weights_only=False)  # the full state: optimizer, loops, RNG
             self.saved_step = step
 
 
-def check_checkpoint(path: Path) -> None:
-    """Raise ``CheckpointCorruptError`` with the fix unless ``path`` loads as a Lightning checkpoint."""
+def check_checkpoint(path: Path, identity: dict[str, Any]) -> None:
+    """Raise with the fix unless ``path`` loads as a Lightning checkpoint of the run ``identity``
+    names (``CheckpointCorruptError``, ``CheckpointMismatchError``)."""
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
         problem = None if isinstance(checkpoint, dict) and {"state_dict", "global_step"} <= checkpoint.keys() else "not a Lightning checkpoint"
@@ -80,4 +92,11 @@ def check_checkpoint(path: Path) -> None:
     if problem:
         raise CheckpointCorruptError(
             f"{path} cannot be resumed from ({problem}); delete it to restart that run from scratch, or rerun with FORCE=1"
+        )
+    recorded = checkpoint.get(IDENTITY_KEY) or {}
+    mismatch = "; ".join(f"its {k} {recorded.get(k)}, this run's {v}" for k, v in identity.items() if recorded.get(k) != v)
+    if mismatch:
+        raise CheckpointMismatchError(
+            f"{path} belongs to another run ({mismatch}), not resuming from it; "
+            "delete it to restart this run from scratch, or rerun with FORCE=1"
         )

@@ -89,11 +89,6 @@ class InceptionLitModule(pl.LightningModule):
         self.log("lr", self.trainer.optimizers[0].param_groups[0]["lr"])
         return loss
 
-    def on_before_optimizer_step(self, optimizer) -> None:
-        if self.trainer.global_step % self.trainer.log_every_n_steps == 0:
-            grads = [p.grad for p in self.model.parameters() if p.grad is not None]
-            self.log("train/grad_norm", torch.nn.utils.get_total_norm(grads))
-
     def optimizer_step(self, *args, **kwargs) -> None:
         """The step, then the EMA update: both are done before a checkpoint of this step is written."""
         super().optimizer_step(*args, **kwargs)

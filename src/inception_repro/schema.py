@@ -1,0 +1,290 @@
+"""The typed schema of a composed run config: every key, its type and what it allows, declared once.
+
+``validate(cfg)`` checks a whole run config before anything is written and raises one
+``ConfigError`` naming the key, the value and what is allowed. Each config group is a dataclass
+whose annotations give the types (``Literal`` for choices) and whose field metadata give the
+ranges; a group chosen by name (``data``, ``optimizer``, ``logger``) is a union of dataclasses told
+apart by their ``name``. A key the schema does not declare is refused, so a new config key must be
+declared here. The network's own choices and ranges are ``InceptionConfig``'s (models/config.py).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+
+from inception_repro.errors import ConfigError
+from inception_repro.models.config import InceptionConfig
+
+PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+RESULTS_FOLDER = "results"
+ALLOW_OUTSIDE = "allow_outside_results"
+
+
+@dataclass(frozen=True)
+class Range:
+    """A number in [low, high] (an end is open when ``*_open``); NaN and infinities are never in it."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def allows(self, value: float) -> bool:
+        if not math.isfinite(value):
+            return False
+        above = self.low is None or (value > self.low if self.low_open else value >= self.low)
+        below = self.high is None or (value < self.high if self.high_open else value <= self.high)
+        return above and below
+
+    def __str__(self) -> str:
+        if self.low is not None and self.high is not None:
+            return f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+        if self.low is not None:
+            return f"{'>' if self.low_open else '>='} {self.low:g}"
+        return f"{'<' if self.high_open else '<='} {self.high:g}" if self.high is not None else "finite"
+
+
+def ranged(low: float | None = None, high: float | None = None, *, low_open: bool = False,
+           high_open: bool = False, why: str = "") -> Any:
+    """A field whose number must lie in the range; ``why`` is added to the error."""
+    return field(metadata={"range": Range(low, high, low_open, high_open), "why": why})
+
+
+def plain_name() -> Any:
+    """A field used as a folder name: letters, digits, ``.``, ``_``, ``-``; no ``/``, no ``..``."""
+    return field(metadata={"plain_name": True})
+
+
+POSITIVE = {"low": 0, "low_open": True}
+FRACTION = {"low": 0, "high": 1, "high_open": True}
+
+
+@dataclass(kw_only=True)
+class FashionMNISTData:
+    name: Literal["fashion_mnist"]
+    root: str | None
+    cache_dir: str
+    download: bool
+    in_chans: Literal[1, 3]
+    batch_size: int = ranged(2, why="batch norm needs 2+ images per training batch")
+    eval_batch_size: int = ranged(1)
+    num_workers: int = ranged(0)
+    val_size: int = ranged(0, 60000, high_open=True)
+    split_seed: int = ranged(0)
+    train_subset: int | None = ranged(1)
+    val_subset: int | None = ranged(1)
+    test_subset: int | None = ranged(1)
+    hflip: bool
+
+
+@dataclass(kw_only=True)
+class ImageFolderData:
+    name: Literal["imagefolder"]
+    root: str
+    in_chans: Literal[1, 3]
+    batch_size: int = ranged(2, why="batch norm needs 2+ images per training batch")
+    eval_batch_size: int = ranged(1)
+    num_workers: int = ranged(0)
+    train_dir: str
+    val_dir: str
+    test_dir: str | None
+
+
+@dataclass(kw_only=True)
+class Schedule:
+    """§8: LR at ``reference_batch`` (scaled to the global batch), decayed by ``lr_decay_rate`` every ``epochs_per_decay``."""
+
+    lr: float = ranged(**POSITIVE)
+    reference_batch: int = ranged(1)
+    momentum: float = ranged(**FRACTION)
+    weight_decay: float = ranged(0)
+    lr_decay_rate: float = ranged(0, 1, low_open=True)
+    epochs_per_decay: float = ranged(**POSITIVE)
+
+
+@dataclass(kw_only=True)
+class RMSProp(Schedule):
+    name: Literal["rmsprop"]
+    decay: float = ranged(**FRACTION)
+    eps: float = ranged(**POSITIVE)
+
+
+@dataclass(kw_only=True)
+class SGD(Schedule):
+    name: Literal["sgd"]
+
+
+@dataclass(kw_only=True)
+class Trainer:
+    max_epochs: int = ranged(1)
+    accelerator: str
+    devices: int | str | list
+    num_nodes: int = ranged(1)
+    strategy: str
+    sync_batchnorm: bool
+    precision: str | int
+    gradient_clip_val: float | None = ranged(**POSITIVE)
+    log_every_n_steps: int = ranged(1)
+    deterministic: bool
+    channels_last: bool
+    compile: bool
+    limit_train_batches: float | None = ranged(**POSITIVE)
+    limit_val_batches: float | None = ranged(**POSITIVE)
+    limit_test_batches: float | None = ranged(**POSITIVE)
+    val_check_interval: float = ranged(**POSITIVE)
+    checkpoint_every_n_steps: int = ranged(1)
+
+
+@dataclass(kw_only=True)
+class NoLogger:
+    name: Literal["none"]
+
+
+@dataclass(kw_only=True)
+class WandbLogger:
+    name: Literal["wandb"]
+    project: str
+    entity: str | None
+    mode: Literal["online", "offline", "disabled"]
+    init_timeout: float = ranged(**POSITIVE)
+
+
+@dataclass(kw_only=True)
+class Scale:
+    name: Literal["cpu", "gpu", "paper"]
+    seeds: int = ranged(1)
+    input_sizes: dict
+
+
+@dataclass(kw_only=True)
+class Loss:
+    label_smoothing: float = ranged(**FRACTION, why="§7: eps = 0.1")
+    aux_weight: float = ranged(0)
+
+
+@dataclass(kw_only=True)
+class EMA:
+    decay: float | None = ranged(**FRACTION, why="null turns the average off")
+
+
+@dataclass(kw_only=True)
+class RunConfig:
+    """A composed run config (configs/train.yaml and its groups)."""
+
+    model: InceptionConfig
+    data: FashionMNISTData | ImageFolderData
+    optimizer: RMSProp | SGD
+    trainer: Trainer
+    logger: NoLogger | WandbLogger
+    scale: Scale
+    loss: Loss
+    ema: EMA
+    ablation: str = plain_name()
+    variant: str = plain_name()
+    seed: int = ranged(0)
+    results_dir: str
+    run_dir: str
+    allow_outside_results: bool
+
+
+def validate(config: Mapping[str, Any], project_root: Path) -> None:
+    """Raise ``ConfigError`` on the first value the schema does not allow; then check the paths."""
+    if config.get("scale", {}).get("name") == "cpu" and config.get("data", {}).get("name") == "imagefolder":
+        raise ConfigError("data=imagefolder is not available at scale=cpu (it trains on Fashion-MNIST subsets); "
+                          "use scale=gpu or scale=paper with data=imagefolder")
+    _check_group(RunConfig, config, "")
+    InceptionConfig.from_dict(dict(config["model"]))
+    if not config[ALLOW_OUTSIDE]:
+        inside = (project_root / RESULTS_FOLDER).resolve()
+        for key in ("results_dir", "run_dir"):
+            if not Path(config[key]).resolve().is_relative_to(inside):
+                raise ConfigError(
+                    f"{key}={config[key]} is outside the project's results folder {inside}; choose a folder in it "
+                    f"(relative paths start at the current directory), or pass {ALLOW_OUTSIDE}=true to write there"
+                )
+
+
+def _check_group(schema: type, values: Any, prefix: str) -> None:
+    where = prefix.rstrip(".") or "the config"
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"{where}={values!r}: must be a group of keys ({', '.join(f.name for f in fields(schema))})")
+    declared = {f.name: f for f in fields(schema)}
+    unknown = sorted(set(values) - set(declared))
+    if unknown:
+        chosen = f" with {prefix}name={values['name']}" if "name" in values else ""
+        raise ConfigError(
+            f"{prefix}{unknown[0]} is not a key of {where}{chosen}; valid keys: {', '.join(declared)}"
+        )
+    hints = get_type_hints(schema)
+    for name, f in declared.items():
+        key = f"{prefix}{name}"
+        if name not in values:
+            raise ConfigError(f"{key} is missing from the config")
+        _check_value(key, values[name], hints[name], f.metadata)
+
+
+def _members(hint: Any) -> tuple[Any, ...]:
+    return get_args(hint) if get_origin(hint) in (Union, types.UnionType) else (hint,)
+
+
+def _check_value(key: str, value: Any, hint: Any, meta: Mapping[str, Any]) -> None:
+    members = _members(hint)
+    groups = [m for m in members if is_dataclass(m)]
+    if groups:
+        _check_group(_chosen(key, value, groups), value, f"{key}.")
+        return
+    if value == "???":
+        raise ConfigError(f"{key} is required: pass {key}=<value>")
+    if value is None:
+        if type(None) in members:
+            return
+        raise ConfigError(f"{key}=null: must be {_describe(members, meta)}")
+    if not any(_is_a(value, m) for m in members):
+        raise ConfigError(f"{key}={value!r}: must be {_describe(members, meta)}")
+    if "range" in meta and isinstance(value, (int, float)) and not meta["range"].allows(value):
+        raise ConfigError(f"{key}={value!r}: must be {_describe(members, meta)}")
+    if meta.get("plain_name") and (not PLAIN_NAME.fullmatch(value) or ".." in value):
+        raise ConfigError(f"{key}={value!r}: must be a plain name (letters, digits, '.', '_', '-'; no '/' or '..')")
+
+
+def _chosen(key: str, value: Any, groups: list[type]) -> type:
+    """The member of a union of groups whose ``name`` choice is ``value['name']``."""
+    if len(groups) == 1:
+        return groups[0]
+    names = {get_args(get_type_hints(g)["name"])[0]: g for g in groups}
+    name = value.get("name") if isinstance(value, Mapping) else None
+    if name not in names:
+        raise ConfigError(f"{key}.name={name!r}: must be one of {', '.join(names)}")
+    return names[name]
+
+
+def _is_a(value: Any, hint: Any) -> bool:
+    if get_origin(hint) is Literal:
+        return value in get_args(hint) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+def _describe(members: tuple[Any, ...], meta: Mapping[str, Any]) -> str:
+    words = {int: "an integer", float: "a finite number", str: "a string", bool: "true or false", dict: "a mapping"}
+    kinds = []
+    for m in members:
+        if get_origin(m) is Literal:
+            kinds.append("one of " + ", ".join(map(str, get_args(m))))
+        elif m is not type(None):
+            kinds.append(words.get(m, getattr(m, "__name__", str(m))))
+    text = " or ".join(kinds)
+    if "range" in meta:
+        text += f" {meta['range']}"
+    if type(None) in members:
+        text += " (or null)"
+    return text + (f" ({meta['why']})" if meta.get("why") else "")
