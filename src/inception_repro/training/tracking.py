@@ -1,4 +1,11 @@
-"""Weights & Biases: offline by default, online only when asked and reachable; never loses a run."""
+"""Weights & Biases: online when wandb finds the user's credentials, offline otherwise; never loses a run.
+
+The mode, project and entity come from configs/logger/wandb.yaml, where ``WANDB_MODE``,
+``WANDB_PROJECT`` and ``WANDB_ENTITY`` replace the defaults and a command-line override replaces
+both. Mode ``auto`` (the default) is ``online`` when wandb finds credentials for its server
+(``WANDB_API_KEY``, the netrc entry ``wandb login`` wrote, or wandb's settings files) and
+``offline`` otherwise; finding them contacts no server.
+"""
 
 from __future__ import annotations
 
@@ -6,26 +13,58 @@ import os
 import re
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pytorch_lightning.loggers import WandbLogger
+from inception_repro.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pytorch_lightning.loggers import WandbLogger
+
+# wandb's own aliases (WANDB_MODE=dryrun / run) are accepted as it accepts them.
+MODES = {"auto": "auto", "online": "online", "offline": "offline", "disabled": "disabled",
+         "dryrun": "offline", "run": "online"}
 
 
-def wandb_run_id(ablation: str, variant: str, seed: int) -> str:
-    """A fixed id from ablation-variant-seed, so reruns continue the same W&B run."""
-    return re.sub(r"[^A-Za-z0-9_-]", "_", f"{ablation}-{variant}-seed{seed}")
+def wandb_run_id(scale: str, ablation: str, variant: str, seed: int) -> str:
+    """``<scale>-<ablation>-<variant>-seed<k>``: fixed, so a rerun continues the same W&B run, and
+    two scales of one config are two runs."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", f"{scale}-{ablation}-{variant}-seed{seed}")
+
+
+def server_url() -> str:
+    """The W&B server wandb talks to: ``WANDB_BASE_URL``, else wandb's settings, else its default."""
+    from wandb.sdk import wandb_setup
+
+    return wandb_setup.singleton().settings.base_url
+
+
+def credentials_found() -> bool:
+    """Whether wandb finds credentials for ``server_url()``, by wandb's own lookup (environment,
+    netrc for that host, settings files); nothing is sent anywhere. A malformed key counts as
+    found, so that ``wandb.init`` says what is wrong with it."""
+    from wandb.errors import AuthenticationError
+    from wandb.sdk.lib import wbauth
+
+    try:
+        auth = wbauth.authenticate_session(
+            host=server_url(), source="inception-repro", prompt=False, update_session=False)
+    except AuthenticationError:
+        return True
+    return auth is not None
 
 
 def resolve_mode(requested: str) -> str:
-    """``online`` only with an API key (env or netrc); otherwise offline, with one warning if online was asked."""
-    if requested != "online":
-        return "offline" if requested != "disabled" else "disabled"
-    netrc = Path.home() / ".netrc"
-    has_key = bool(os.environ.get("WANDB_API_KEY")) or (netrc.exists() and "api.wandb.ai" in netrc.read_text())
-    if not has_key:
-        warnings.warn("W&B online mode asked for but no API key found; logging offline (make wandb-sync uploads later)")
+    """``online``, ``offline`` or ``disabled`` for a requested mode (see ``MODES``): ``auto`` is online
+    with credentials and offline without; ``online`` without credentials warns once and is offline."""
+    mode = MODES.get(str(requested).lower())
+    if mode is None:
+        raise ConfigError(f"logger.mode (or WANDB_MODE) is {requested!r}; valid: {', '.join(MODES)}")
+    if mode in ("auto", "online") and not credentials_found():
+        if mode == "online":
+            warnings.warn(f"W&B online mode asked for but no API key found for {server_url()}; logging offline "
+                          "(`wandb login`, then make wandb-sync uploads later)")
         return "offline"
-    return "online"
+    return "online" if mode == "auto" else mode
 
 
 def make_wandb_logger(
@@ -35,12 +74,13 @@ def make_wandb_logger(
     """A WandbLogger writing under ``run_dir/wandb``; falls back to offline, with one warning, if
     online init fails (server unreachable within ``init_timeout`` seconds, key refused)."""
     import wandb  # only runs that log to W&B need it
+    from pytorch_lightning.loggers import WandbLogger
 
     mode = resolve_mode(mode)
     os.environ.setdefault("WANDB_SILENT", "true")
-    run_id = wandb_run_id(ablation, variant, seed)
+    run_id = wandb_run_id(scale, ablation, variant, seed)
     kwargs = dict(
-        project=project, entity=entity, group=ablation, name=run_id, id=run_id,
+        project=project, entity=entity, group=f"{scale}-{ablation}", name=run_id, id=run_id,
         tags=[ablation, variant, scale], save_dir=str(run_dir), config=config, offline=mode == "offline", mode=mode,
         settings=wandb.Settings(init_timeout=init_timeout),
     )
