@@ -138,7 +138,7 @@ def push(records: list[Record], project: str, entity: str | None, mode: str, out
             api = wandb.Api(timeout=30)
             entity = entity or api.default_entity
         except Exception as error:  # the W&B client raises many types (auth, HTTP, network)
-            raise PushError(f"cannot reach W&B at {server_url()} ({_one_line(error)}); nothing was pushed") from None
+            raise PushError(f"cannot use W&B at {server_url()} ({_one_line(error)}); nothing was pushed") from None
     for record in records:
         if api is not None:
             try:

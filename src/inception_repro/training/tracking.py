@@ -55,7 +55,9 @@ def credentials_found() -> bool:
 
 def resolve_mode(requested: str) -> str:
     """``online``, ``offline`` or ``disabled`` for a requested mode (see ``MODES``): ``auto`` is online
-    with credentials and offline without; ``online`` without credentials warns once and is offline."""
+    with credentials and offline without; ``online`` without credentials warns once and is offline.
+    Offline and disabled also switch off wandb's own error reporting, which would otherwise send
+    telemetry to the server even from an offline run."""
     mode = MODES.get(str(requested).lower())
     if mode is None:
         raise ConfigError(f"logger.mode (or WANDB_MODE) is {requested!r}; valid: {', '.join(MODES)}")
@@ -63,8 +65,15 @@ def resolve_mode(requested: str) -> str:
         if mode == "online":
             warnings.warn(f"W&B online mode asked for but no API key found for {server_url()}; logging offline "
                           "(`wandb login`, then make wandb-sync uploads later)")
-        return "offline"
+        mode = "offline"
+    if mode in ("offline", "disabled"):
+        _no_telemetry()
     return "online" if mode == "auto" else mode
+
+
+def _no_telemetry() -> None:
+    """Start wandb's service without its error reporting (``WANDB_ERROR_REPORTING``, read at start)."""
+    os.environ.setdefault("WANDB_ERROR_REPORTING", "false")
 
 
 def make_wandb_logger(
@@ -76,8 +85,8 @@ def make_wandb_logger(
     import wandb  # only runs that log to W&B need it
     from pytorch_lightning.loggers import WandbLogger
 
+    os.environ.setdefault("WANDB_SILENT", "true")  # before wandb reads its environment
     mode = resolve_mode(mode)
-    os.environ.setdefault("WANDB_SILENT", "true")
     run_id = wandb_run_id(scale, ablation, variant, seed)
     kwargs = dict(
         project=project, entity=entity, group=f"{scale}-{ablation}", name=run_id, id=run_id,
@@ -90,6 +99,7 @@ def make_wandb_logger(
     except Exception as error:  # noqa: BLE001 - any wandb failure must fall back, not stop the run
         reason = " ".join(f"{error.__class__.__name__}: {error}".split())
         warnings.warn(f"W&B {mode} init failed ({reason}); logging offline instead (make wandb-sync uploads later)")
+        _no_telemetry()
         wandb.teardown()  # the failed attempt still holds the run id in wandb's service process
         logger = WandbLogger(**{**kwargs, "offline": True, "mode": "offline"})
         logger.experiment
