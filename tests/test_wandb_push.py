@@ -12,9 +12,11 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
+from wandb.apis.public.runs import RunNotFoundError
 from wandb.proto import wandb_internal_pb2 as pb
 
 from inception_repro.analysis import wandb_push
@@ -129,3 +131,30 @@ def test_nothing_to_push_is_one_line(tmp_path, capsys):
     (tmp_path / "runs").mkdir()
     assert wandb_push.run_cli(wandb_push.main, ["--runs", str(tmp_path / "runs")]) == 2
     assert capsys.readouterr().err == f"error: no complete run records under {tmp_path / 'runs'} match any ablation\n"
+
+
+def test_online_push_sends_only_what_w_and_b_lacks(study, tmp_path, monkeypatch):
+    """Against what W&B already holds (a fake of wandb.Api): the same record is left alone, a run
+    logged live by training too, another version is named, and only a missing run is written."""
+    records = read_records(study)
+    held = {"cpu-aux-bn-seed0": records[0].fingerprint, "cpu-aux-none-seed1": None}
+
+    class Api:
+        default_entity = "me"
+
+        def run(self, path):
+            run_id = path.removeprefix("me/inception-repro/")
+            if run_id not in held:
+                raise RunNotFoundError(path)
+            return SimpleNamespace(summary_metrics={} if held[run_id] is None else {"record_sha256": held[run_id]})
+
+    written = []
+    monkeypatch.setattr(wandb_push, "write_run", lambda record, *args: written.append((record.run_id, *args)))
+    out = tmp_path / "out"
+    assert wandb_push.push(records, "inception-repro", None, "online", out, Api()) == {
+        "pushed": [], "unchanged": ["cpu-aux-bn-seed0"], "live": ["cpu-aux-none-seed1"], "conflicts": []}
+    held["cpu-aux-bn-seed0"] = "another"
+    del held["cpu-aux-none-seed1"]
+    assert wandb_push.push(records, "inception-repro", None, "online", out, Api()) == {
+        "pushed": ["cpu-aux-none-seed1"], "unchanged": [], "live": [], "conflicts": ["cpu-aux-bn-seed0"]}
+    assert written == [("cpu-aux-none-seed1", "inception-repro", "me", "online", out)]

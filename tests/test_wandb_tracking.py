@@ -39,7 +39,7 @@ def test_wandb_login_netrc_counts_for_the_server_it_names(no_wandb_login, monkey
 
 
 def test_an_unknown_mode_is_one_config_error(no_wandb_login):
-    with pytest.raises(ConfigError, match="'sometimes'; valid: auto, online, offline"):
+    with pytest.raises(ConfigError, match="W&B mode 'sometimes' .* is unknown; valid: auto, online, offline"):
         resolve_mode("sometimes")
 
 

@@ -101,9 +101,19 @@ def online_fingerprint(api: Any, path: str) -> str | None:
     from wandb.apis.public.runs import RunNotFoundError
 
     try:
-        return api.run(path).summary.get(FINGERPRINT)
+        return api.run(path).summary_metrics.get(FINGERPRINT)
     except RunNotFoundError:
         return ""
+
+
+def open_api() -> Any:
+    """wandb's public API, its credentials checked by the server (``PushError`` if refused or unreachable)."""
+    import wandb
+
+    try:
+        return wandb.Api(timeout=30)
+    except Exception as error:  # the W&B client raises many types (auth, HTTP, network)
+        raise PushError(f"cannot use W&B at {server_url()} ({_one_line(error)}); nothing was pushed") from None
 
 
 def write_run(record: Record, project: str, entity: str | None, mode: str, out_dir: Path) -> Path:
@@ -127,18 +137,13 @@ def write_run(record: Record, project: str, entity: str | None, mode: str, out_d
     return Path(run.dir).parent
 
 
-def push(records: list[Record], project: str, entity: str | None, mode: str, out_dir: Path) -> dict[str, list[str]]:
-    """Push each record not already pushed; outcome lists: pushed, unchanged, live, conflicts."""
+def push(records: list[Record], project: str, entity: str | None, mode: str, out_dir: Path,
+         api: Any = None) -> dict[str, list[str]]:
+    """Push each record not already pushed (to W&B through ``api`` online, else into ``out_dir``);
+    outcome lists: pushed, unchanged, live (logged by training), conflicts (another version held)."""
     outcome: dict[str, list[str]] = {"pushed": [], "unchanged": [], "live": [], "conflicts": []}
-    api = None
-    if mode == "online":
-        import wandb
-
-        try:
-            api = wandb.Api(timeout=30)
-            entity = entity or api.default_entity
-        except Exception as error:  # the W&B client raises many types (auth, HTTP, network)
-            raise PushError(f"cannot use W&B at {server_url()} ({_one_line(error)}); nothing was pushed") from None
+    if api is not None:
+        entity = entity or api.default_entity
     for record in records:
         if api is not None:
             try:
@@ -194,7 +199,7 @@ def main(argv: list[str]) -> int:
     if mode == "disabled":
         raise UserError("W&B mode is disabled (WANDB_MODE or --mode); nothing to push")
     args.dir.mkdir(parents=True, exist_ok=True)
-    outcome = push(complete, args.project, args.entity, mode, args.dir)
+    outcome = push(complete, args.project, args.entity, mode, args.dir, open_api() if mode == "online" else None)
     where = f"{args.project} on {server_url()}" if mode == "online" else f"offline runs in {args.dir}/wandb (make wandb-sync uploads them)"
     print(f"{len(outcome['pushed'])} pushed, {len(outcome['unchanged'])} already there, "
           f"{len(records) - len(complete)} not complete (skipped): {where}")

@@ -60,7 +60,7 @@ def resolve_mode(requested: str) -> str:
     telemetry to the server even from an offline run."""
     mode = MODES.get(str(requested).lower())
     if mode is None:
-        raise ConfigError(f"logger.mode (or WANDB_MODE) is {requested!r}; valid: {', '.join(MODES)}")
+        raise ConfigError(f"W&B mode {requested!r} (logger.mode, WANDB_MODE or --mode) is unknown; valid: {', '.join(MODES)}")
     if mode in ("auto", "online") and not credentials_found():
         if mode == "online":
             warnings.warn(f"W&B online mode asked for but no API key found for {server_url()}; logging offline "
