@@ -14,7 +14,6 @@ else offline runs under ``--dir`` that ``make wandb-sync`` (``wandb sync``) uplo
 
 from __future__ import annotations
 
-import argparse
 import csv
 import hashlib
 import json
@@ -50,7 +49,11 @@ class Record:
 
     @cached_property
     def summary(self) -> dict[str, Any]:
-        return json.loads((self.root / "summary.json").read_text())
+        try:
+            return json.loads((self.root / "summary.json").read_text())
+        except (OSError, ValueError) as error:
+            raise UserError(f"{self.root / 'summary.json'} is unreadable ({error.__class__.__name__}); "
+                            "fix or remove that record") from None
 
     @property
     def run_id(self) -> str:
