@@ -80,8 +80,11 @@ def test_records_are_read_from_either_layout(study):
 
 def test_offline_push_holds_each_record_and_pushing_twice_changes_nothing(study, tmp_path, no_wandb_login, capsys):
     out = tmp_path / "out"
+    interrupted = out / "wandb" / "offline-run-20260101_000000-cpu-aux-bn-seed0"
+    interrupted.mkdir(parents=True)  # an earlier push killed before it finished this run
     assert wandb_push.main(["--runs", str(study), "--dir", str(out)]) == 0
     assert capsys.readouterr().out.startswith("2 pushed, 0 already there")
+    assert not interrupted.exists()
     for ablation, variant, seed in PUSHED:
         record = study / "cpu" / ablation / variant / f"seed{seed}"
         config, history, summary = offline_run(out, f"cpu-{ablation}-{variant}-seed{seed}")

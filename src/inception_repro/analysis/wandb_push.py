@@ -18,6 +18,7 @@ import csv
 import hashlib
 import json
 import os
+import shutil
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -90,12 +91,19 @@ def default_project() -> str:
     return OmegaConf.load(CONFIG_DIR / "logger" / "wandb.yaml").project
 
 
-def offline_fingerprint(out_dir: Path, run_id: str) -> str | None:
-    """The fingerprint of the offline run ``run_id`` pushed earlier into ``out_dir``, or None."""
-    for run in sorted((out_dir / "wandb").glob(f"offline-run-*-{run_id}")):
-        if run.name.split("-", 3)[-1] == run_id and (run / FINGERPRINT).exists():
+def offline_runs(out_dir: Path, run_id: str) -> list[Path]:
+    """The offline-run folders of ``run_id`` in ``out_dir`` (``offline-run-<date>_<time>-<id>``)."""
+    return sorted(p for p in (out_dir / "wandb").glob(f"offline-run-*-{run_id}") if p.name.split("-", 3)[-1] == run_id)
+
+
+def offline_fingerprint(out_dir: Path, run_id: str) -> str:
+    """The fingerprint of the offline run ``run_id`` pushed earlier into ``out_dir``, or ``""``.
+    A folder without one is a push that was interrupted: it is removed, to be written again."""
+    for run in offline_runs(out_dir, run_id):
+        if (run / FINGERPRINT).exists():
             return (run / FINGERPRINT).read_text().strip()
-    return None
+        shutil.rmtree(run)
+    return ""
 
 
 def online_fingerprint(api: Any, path: str) -> str | None:
@@ -154,7 +162,7 @@ def push(records: list[Record], project: str, entity: str | None, mode: str, out
             except Exception as error:  # noqa: BLE001
                 raise PushError(f"W&B refused reading {record.run_id} ({_one_line(error)})") from None
         else:
-            held = offline_fingerprint(out_dir, record.run_id) or ""
+            held = offline_fingerprint(out_dir, record.run_id)
         if held == record.fingerprint:
             outcome["unchanged"].append(record.run_id)
         elif held is None:
