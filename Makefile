@@ -20,7 +20,7 @@ ABLATE = $(PY) -m inception_repro.ablate $(1) $(if $(SCALE),--scale $(SCALE)) $(
 	$(if $(LAUNCHER),--launcher $(LAUNCHER)) $(if $(ARGS),-- $(ARGS))
 
 .PHONY: setup data smoke test test-nodata costs ablations ablation-aux ablation-label-smoothing ablation-resolution \
-        ablation-factorization ablation-optimizer ablation-table3 notebooks lab report wandb-sync bench bench-gpu clean
+        ablation-factorization ablation-optimizer ablation-table3 notebooks lab report wandb-push wandb-sync bench bench-gpu clean
 
 setup: $(STAMP)
 
@@ -75,9 +75,15 @@ clean:
 bench: $(STAMP)
 	$(PY) -m inception_repro.bench.cpu
 
+# Every offline W&B run under results/ (training's and wandb-push's); runs already synced are skipped.
 wandb-sync: $(STAMP)
-	@shopt -s nullglob; runs=(results/runs/*/*/*/seed*/wandb/offline-run-* results/local/runs/*/*/*/seed*/wandb/offline-run-*); \
-	if [ $${#runs[@]} -eq 0 ]; then echo "no offline W&B runs under results/runs or results/local/runs"; else $(VENV)/bin/wandb sync "$${runs[@]}"; fi
+	@shopt -s globstar nullglob; runs=(results/**/wandb/offline-run-*); \
+	if [ $${#runs[@]} -eq 0 ]; then echo "no offline W&B runs under results/"; else $(VENV)/bin/wandb sync "$${runs[@]}"; fi
+
+# The committed run records -> W&B runs (config, history, summary) without retraining: online when
+# wandb finds your login, else offline runs that `make wandb-sync` uploads. Pushing twice changes nothing.
+wandb-push: $(STAMP)
+	$(PY) -m inception_repro.analysis.wandb_push $(if $(SCALE),--scale $(SCALE))
 
 # Notebooks (notebooks/NN_*.ipynb) run in place with papermill on the kernel $(STAMP) registers,
 # so their saved outputs show on GitHub; they write results/tables and results/figures and read

@@ -132,3 +132,77 @@ def kill_once_logged(module: str, argv: list[str], metrics: Path, step: int, log
                 break
             time.sleep(0.002)
         assert child.wait() == -signal.SIGKILL, log.read_text()[-3000:]
+
+
+@pytest.fixture
+def fresh_wandb():
+    """wandb reads its environment once per process; let it read this test's."""
+    import wandb
+
+    wandb.teardown()
+    yield
+    wandb.teardown()
+
+
+@pytest.fixture
+def no_wandb_login(monkeypatch, tmp_path, fresh_wandb):
+    """A user who never ran `wandb login`: no key in the environment, no netrc, no wandb settings."""
+    home = tmp_path / "home"
+    home.mkdir()
+    for name in ("WANDB_API_KEY", "WANDB_IDENTITY_TOKEN_FILE", "WANDB_BASE_URL", "WANDB_MODE", "NETRC"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("WANDB_CONFIG_DIR", str(home / ".config" / "wandb"))
+    return home
+
+
+class StandIn:
+    """A W&B server stand-in on loopback: records each request and refuses it (401), as a server
+    refusing the key would; nothing beyond this machine is contacted."""
+
+    def __init__(self):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.requests: list[dict] = []
+        requests = self.requests
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                requests.append({"method": self.command, "path": self.path, "body": body,
+                                 "authorization": self.headers.get("Authorization")})
+                self.send_response(401)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b'{"errors": [{"message": "the stand-in refuses every key"}]}')
+
+            do_GET = do_PUT = do_POST
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+
+    def __enter__(self):
+        import threading
+
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def wandb_standin(no_wandb_login, monkeypatch):
+    """WANDB_BASE_URL at a loopback stand-in and a well-formed key in WANDB_API_KEY. wandb's service
+    is stopped while the stand-in still answers, so that its last requests do not wait on a closed port."""
+    import wandb
+
+    with StandIn() as standin:
+        monkeypatch.setenv("WANDB_BASE_URL", standin.url)
+        monkeypatch.setenv("WANDB_API_KEY", "k" * 40)
+        yield standin
+        wandb.teardown()

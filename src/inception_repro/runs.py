@@ -45,9 +45,8 @@ SUMMARY_KEYS = (
 )
 """The keys of summary.json (train.py writes them; a run that fails early lacks the metrics)."""
 _SEED_DIR = re.compile(r"seed(\d+)")
-# Summary fields read as numbers (by the grid's table and the analysis), when present.
-NUMBER_FIELDS = ("seed", "wall_time_s", "epochs", "global_step")
-REQUIRED_IF_COMPLETE = ("test_top1",)
+# Summary fields that must be numbers when present (the grid's table and the analysis compute with them).
+NUMBER_FIELDS = ("wall_time_s", "epochs", "global_step")
 # Keys that say where and how a run is recorded, not what it computes.
 UNHASHED_KEYS = ("logger", "results_dir", "run_dir", "allow_outside_results")
 
@@ -194,20 +193,6 @@ def _same_run(recorded: Any, identity: dict[str, Any]) -> bool:
     return all(recorded.get(k) == v for k, v in identity.items() if k != "scale" or "scale" in recorded)
 
 
-def summary_problem(summary: Any) -> str | None:
-    """What makes a parsed summary.json unusable (a truncated or hand-edited file), or None."""
-    if not isinstance(summary, dict):
-        return "not a JSON object"
-    if summary.get("status") not in STATUSES:
-        return f"status {summary.get('status')!r} is not one of {', '.join(STATUSES)}"
-    required = REQUIRED_IF_COMPLETE if summary["status"] == "complete" else ()
-    for key in (*required, *(k for k in NUMBER_FIELDS if k in summary)):
-        value = summary.get(key)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return f"{key}={value!r} is not a number"
-    return None
-
-
 def run_identity(cfg: DictConfig) -> dict[str, Any]:
     """Which run a folder or checkpoint belongs to: the fields every summary.json records."""
     return {"ablation": cfg.ablation, "variant": str(cfg.variant), "seed": int(cfg.seed), "scale": cfg.scale.name}
@@ -304,6 +289,9 @@ def summary_problem(summary: Any, expected: dict[str, Any] | None = None) -> str
             return f"summary says {key}={summary.get(key)!r} but the folder says {value!r}"
     if summary.get("status") not in STATUSES:
         return f"status {summary.get('status')!r} is not one of {', '.join(STATUSES)}"
+    for key in (k for k in NUMBER_FIELDS if k in summary):
+        if isinstance(summary[key], bool) or not isinstance(summary[key], (int, float)):
+            return f"{key}={summary[key]!r} is not a number"
     if summary["status"] == "complete":
         if not isinstance(summary.get("scale"), str) or not summary["scale"]:
             return f"complete run has scale={summary.get('scale')!r}, not a name"

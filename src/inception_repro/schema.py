@@ -151,7 +151,7 @@ class WandbLogger:
     name: Literal["wandb"]
     project: str
     entity: str | None
-    mode: Literal["online", "offline", "disabled"]
+    mode: Literal["auto", "online", "offline", "disabled", "dryrun", "run"]  # training/tracking.py MODES
     init_timeout: float = ranged(**POSITIVE)
 
 
