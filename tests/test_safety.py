@@ -198,19 +198,24 @@ def test_record_files_are_synced_and_readable_by_others(tmp_path, monkeypatch):
     assert stat.S_IMODE((tmp_path / "x.txt").stat().st_mode) == 0o666 & ~previous
 
 
+RUN = '"ablation": "aux", "variant": "bn", "seed": 0, "scale": "cpu"'
+METRICS = '"val_top1": 0.9, "val_top5": 0.99, "test_top5": 0.99'
+
+
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        ('{"status": "complete", "test_top1": "0.9x"}', "test_top1='0.9x' is not a number"),
-        ('{"status": "complete"}', "test_top1=None is not a number"),
-        ('{"status": "done", "test_top1": 0.9}', "status 'done' is not one of complete, incomplete, failed"),
+        (f'{{{RUN}, {METRICS}, "status": "complete", "test_top1": "0.9x"}}', "test_top1='0.9x', not a fraction"),
+        (f'{{{RUN}, "status": "complete"}}', "val_top1=None, not a fraction"),
+        (f'{{{RUN}, "status": "done", "test_top1": 0.9}}', "status 'done' is not one of complete, incomplete, failed"),
         ('["complete"]', "not a JSON object"),
-        ('{"status": "failed", "wall_time_s": "long"}', "wall_time_s='long' is not a number"),
+        (f'{{{RUN}, "status": "failed", "wall_time_s": "long"}}', "wall_time_s='long' is not a number"),
+        (f'{{{RUN}, "status": "failed", "seed": "0"}}', "seed '0' is not an integer"),
         ('{"status": "comp', "summary.json is unreadable (JSONDecodeError), a broken record"),
     ],
 )
 def test_a_hand_edited_summary_is_a_broken_record(text, problem, tmp_path, capsys):
-    run_dir = tmp_path / "runs" / "aux" / "bn" / "seed0"
+    run_dir = tmp_path / "runs" / "cpu" / "aux" / "bn" / "seed0"
     run_dir.mkdir(parents=True)
     (run_dir / "summary.json").write_text(text)
     argv = ["aux", "--scale", "cpu", "--seeds", "1", "--", f"results_dir={tmp_path}", "allow_outside_results=true"]
@@ -245,7 +250,7 @@ def test_a_forced_grid_killed_midway_resumes_its_own_fresh_runs(tmp_path, fmnist
     after = _summaries(tmp_path)
     assert after["eps0"] == killed["eps0"]  # its fresh run is kept, not trained a third time
     assert after["eps0.1"]["started_at"] == killed["eps0.1"]["started_at"] and after["eps0.1"]["status"] == "complete"
-    assert not (tmp_path / "runs" / "label_smoothing" / ".force-plan.json").exists()
+    assert not (tmp_path / "runs" / "cpu" / "label_smoothing" / ".force-plan.json").exists()
     planned = ablate.plan_grid("label_smoothing", None, "1", overrides, force=True)  # that grid is done: FORCE=1 redoes all
     assert [(run.action, run.restart) for run in planned] == [("train", True), ("train", True)]
 
