@@ -219,6 +219,7 @@ def _fit(cfg: DictConfig, folder: RunFolder, run: PreparedRun, previous: dict[st
         "torch_version": torch.__version__,
         "started_at": previous.get("started_at") if resumed else _now(),
         **run.costs,
+        "grid_sizes": run.module.model.cfg.grid_sizes,
     }
     prior_wall = float(previous.get("wall_time_s", 0.0)) if resumed else 0.0
     if record:
