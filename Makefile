@@ -12,7 +12,7 @@ LAUNCHER ?=
 ABLATE = $(PY) -m inception_repro.ablate $(if $(SCALE),--scale $(SCALE)) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(filter 1,$(FORCE)),--force) $(if $(LAUNCHER),--launcher $(LAUNCHER)) $(if $(ARGS),-- $(ARGS))
 
 .PHONY: setup test costs ablations ablation-aux ablation-label-smoothing ablation-resolution \
-        ablation-factorization ablation-optimizer ablation-table3 notebooks lab report wandb-sync bench bench-gpu clean
+        ablation-factorization ablation-optimizer ablation-table3 notebooks lab report wandb-sync bench bench-gpu probe clean
 
 setup: $(STAMP)
 
@@ -49,6 +49,15 @@ clean:
 # CPU benchmarks (7 minutes on 2 shared cores): results/bench/cpu.json
 bench: $(STAMP)
 	$(PY) -m inception_repro.bench.cpu
+
+# Probes for choosing the study scale (src/inception_repro/bench/probe.py), in the background:
+# seconds per run and paired seed sd per candidate design, results/bench/probes.json after every
+# run. `make probe` again resumes it. PROBE=... passes probe options (--design NAME OVERRIDE...).
+PROBE ?=
+probe: $(STAMP)
+	@mkdir -p results/local
+	@nohup $(PY) -m inception_repro.bench.probe $(if $(SEEDS),--seeds $(SEEDS)) $(PROBE) $(if $(ARGS),-- $(ARGS)) \
+	  > results/local/probe.log 2>&1 & echo "probe running in the background (pid $$!): log results/local/probe.log, results in --out (default results/bench/probes.json)"
 
 wandb-sync: $(STAMP)
 	@shopt -s nullglob; runs=(results/runs/*/*/seed*/wandb/offline-run-*); \
