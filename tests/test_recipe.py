@@ -80,17 +80,17 @@ def test_the_scale_sets_the_ema_decay_and_the_user_overrides_it(scale, decay):
 def test_tensorflow_rmsprop_two_steps_by_hand():
     """ApplyRMSProp: ms <- 0.9 ms + 0.1 g^2 (ms starts at 1); mom <- 0.9 mom + lr g / sqrt(ms + 1);
     p <- p - mom. The L2 term (decay 0.1) adds 0.1 p to the gradient of the 2-D weight only; the
-    LR falls from 0.1 to 0.05 between the steps and the momentum keeps the first step's LR."""
+    staircase schedule halves the LR (0.1 -> 0.05) of both parameter groups between the steps, and
+    the momentum keeps the first step's LR."""
     weight = torch.nn.Parameter(torch.tensor([[1.0, -2.0]]))
     bias = torch.nn.Parameter(torch.tensor([3.0]))
     optimizer = build_optimizer("rmsprop", [weight, bias], lr=0.1, weight_decay=0.1, **RMSPROP)
     assert isinstance(optimizer, TFRMSprop)
-    grads = [([0.5, 1.0], [-1.0]), ([-1.0, 2.0], [4.0])]
-    for lr, (g_weight, g_bias) in zip((0.1, 0.05), grads):
-        for group in optimizer.param_groups:
-            group["lr"] = lr
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: staircase_factor(step, 1, 1.0, 0.5))
+    for g_weight, g_bias in [([0.5, 1.0], [-1.0]), ([-1.0, 2.0], [4.0])]:
         weight.grad, bias.grad = torch.tensor([g_weight]), torch.tensor(g_bias)
         optimizer.step()
+        schedule.step()
     # Weight, first element: g1 = 0.5 + 0.1 * 1 = 0.6
     ms1 = 0.9 + 0.1 * 0.6**2                        # 0.936
     mom1 = 0.1 * 0.6 / math.sqrt(ms1 + 1.0)
