@@ -20,7 +20,7 @@ ABLATE = $(PY) -m inception_repro.ablate $(1) $(if $(SCALE),--scale $(SCALE)) $(
 	$(if $(LAUNCHER),--launcher $(LAUNCHER)) $(if $(ARGS),-- $(ARGS))
 
 .PHONY: setup data smoke test test-nodata costs ablations ablation-aux ablation-label-smoothing ablation-resolution \
-        ablation-factorization ablation-optimizer ablation-table3 notebooks lab report wandb-push wandb-sync bench bench-gpu clean
+        ablation-factorization ablation-optimizer ablation-table3 notebooks lab report wandb-push wandb-sync bench bench-gpu probe clean
 
 setup: $(STAMP)
 
@@ -76,6 +76,15 @@ bench: $(STAMP)
 	$(PY) -m inception_repro.bench.cpu
 
 # Every offline W&B run under results/ (training's and wandb-push's); runs already synced are skipped.
+# Probes for choosing the study scale (src/inception_repro/bench/probe.py), in the background:
+# seconds per run and paired seed sd per candidate design, results/bench/probes.json after every
+# run. `make probe` again resumes it. PROBE=... passes probe options (--design NAME OVERRIDE...).
+PROBE ?=
+probe: $(STAMP)
+	@mkdir -p results/local
+	@nohup $(PY) -m inception_repro.bench.probe $(if $(SEEDS),--seeds $(SEEDS)) $(PROBE) $(if $(ARGS),-- $(ARGS)) \
+	  > results/local/probe.log 2>&1 & echo "probe running in the background (pid $$!): log results/local/probe.log, results in --out (default results/bench/probes.json)"
+
 wandb-sync: $(STAMP)
 	@shopt -s globstar nullglob; runs=(results/**/wandb/offline-run-*); \
 	if [ $${#runs[@]} -eq 0 ]; then echo "no offline W&B runs under results/"; else $(VENV)/bin/wandb sync "$${runs[@]}"; fi

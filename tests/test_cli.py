@@ -31,7 +31,7 @@ def _error_line(capsys) -> str:
         (["aux", "--scale", "tpu"], "valid: cpu, gpu, paper"),
         (["aux", "--seeds", "two"], "is not a count"),
         (["aux", "--", "model.aux=deep"], "model.aux='deep': must be one of none, plain, bn"),
-        (["aux", "--", "optimizer=adam"], "Available options in 'optimizer': rmsprop sgd"),
+        (["aux", "--", "optimizer=adam"], "Available options in 'optimizer': rmsprop rmsprop_torch sgd"),
     ],
 )
 def test_bad_grid_input_is_one_line_and_exit_2(argv, expected, capsys, tmp_path, finished_run):

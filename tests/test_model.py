@@ -133,3 +133,44 @@ def test_non_positive_width_is_rejected(width):
 def test_unknown_model_key_names_the_valid_keys():
     with pytest.raises(ConfigError, match="valid keys"):
         InceptionConfig.from_dict({"depth": 3})
+
+
+def _module_grids(model, pixels: int, in_chans: int = 1) -> dict[str, tuple[int, ...]]:
+    """Sides of the maps a real training forward feeds each stage and the aux head's layers."""
+    seen: dict[str, tuple[int, ...]] = {}
+    stages = {"grid35": model.grid35, "grid17": model.grid17, "grid8": model.grid8,
+              "aux_in": model.aux_head, "aux_pooled": model.aux_head.conv0}
+
+    def record(name):
+        def hook(_, args) -> None:
+            seen[name] = tuple(args[0].shape[-2:])
+        return hook
+
+    hooks = [m.register_forward_pre_hook(record(name)) for name, m in stages.items()]
+    model.train()(torch.randn(2, in_chans, pixels, pixels))
+    for hook in hooks:
+        hook.remove()
+    return seen
+
+
+def test_light_stem_gives_the_paper_grids_at_35_px():
+    cfg = InceptionConfig(stem="light", input_size=35, width=0.0625, num_classes=10, in_chans=1)
+    model = build_model(cfg)
+    seen = _module_grids(model, 35)
+    assert [seen[s][0] for s in ("grid35", "grid17", "grid8")] == cfg.grid_sizes == [35, 17, 8]
+    assert seen["aux_in"] == (17, 17) and seen["aux_pooled"] == (5, 5)  # avg-pool 5/3 as in the paper
+    assert [type(m).__name__ for m in model.stem] == ["ConvBN"] and model.stem[0].conv.stride == (1, 1)
+
+
+@pytest.mark.parametrize(("stem", "resolution", "pixels"), [("v3", 299, 75), ("7x7", 151, 39), ("v3", 79, 21), ("light", 299, 12)])
+def test_grid_sizes_are_the_grids_the_network_runs_on(stem, resolution, pixels):
+    cfg = InceptionConfig(stem=stem, resolution=resolution, input_size=pixels, width=0.0625, num_classes=10, in_chans=1)
+    seen = _module_grids(build_model(cfg), pixels)
+    assert cfg.grid_sizes == [seen[s][0] for s in ("grid35", "grid17", "grid8")]
+
+
+def test_light_stem_has_no_table2_variants():
+    with pytest.raises(ConfigError, match="model.stem=light has no Table 2 variant"):
+        InceptionConfig(stem="light", resolution=79, input_size=35)
+    with pytest.raises(ConfigError, match="too small for the light stem: the minimum is 7 px"):
+        InceptionConfig(stem="light", input_size=6)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 
 import pytest
@@ -9,10 +10,14 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from inception_repro.models import InceptionOutputs
+from inception_repro.config import compose_run
+from inception_repro.models import InceptionOutputs, build_model
 from inception_repro.training.ema import WeightEMA
 from inception_repro.training.module import InceptionLitModule, inception_loss
+from inception_repro.training.optim import TFRMSprop, build_optimizer
 from inception_repro.training.schedule import scaled_lr, staircase_factor
+
+RMSPROP = dict(decay=0.9, momentum=0.9, eps=1.0)
 
 
 def test_linear_lr_scaling_rule():
@@ -64,11 +69,98 @@ def test_ema_follows_the_tensorflow_num_updates_rule():
     assert int(ema.num_updates) == 5
 
 
-def _one_step_module(clip: float | None):
+@pytest.mark.parametrize(("scale", "decay"), [("cpu", 0.998), ("gpu", 0.999), ("paper", 0.9999)])
+def test_the_scale_sets_the_ema_decay_and_the_user_overrides_it(scale, decay):
+    assert compose_run([f"scale={scale}"]).ema.decay == decay
+    assert compose_run([f"scale={scale}", "ablation=aux", "variant=none"]).ema.decay == decay
+    assert compose_run([f"scale={scale}", "ema.decay=0.5"]).ema.decay == 0.5
+    assert compose_run([f"scale={scale}", "ema.decay=null"]).ema.decay is None
+
+
+def test_tensorflow_rmsprop_two_steps_by_hand():
+    """ApplyRMSProp: ms <- 0.9 ms + 0.1 g^2 (ms starts at 1); mom <- 0.9 mom + lr g / sqrt(ms + 1);
+    p <- p - mom. The L2 term (decay 0.1) adds 0.1 p to the gradient of the 2-D weight only; the
+    staircase schedule halves the LR (0.1 -> 0.05) of both parameter groups between the steps, and
+    the momentum keeps the first step's LR."""
+    weight = torch.nn.Parameter(torch.tensor([[1.0, -2.0]]))
+    bias = torch.nn.Parameter(torch.tensor([3.0]))
+    optimizer = build_optimizer("rmsprop", [weight, bias], lr=0.1, weight_decay=0.1, **RMSPROP)
+    assert isinstance(optimizer, TFRMSprop)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: staircase_factor(step, 1, 1.0, 0.5))
+    for g_weight, g_bias in [([0.5, 1.0], [-1.0]), ([-1.0, 2.0], [4.0])]:
+        weight.grad, bias.grad = torch.tensor([g_weight]), torch.tensor(g_bias)
+        optimizer.step()
+        schedule.step()
+    # Weight, first element: g1 = 0.5 + 0.1 * 1 = 0.6
+    ms1 = 0.9 + 0.1 * 0.6**2                        # 0.936
+    mom1 = 0.1 * 0.6 / math.sqrt(ms1 + 1.0)
+    p1 = 1.0 - mom1
+    g2 = -1.0 + 0.1 * p1
+    ms2 = 0.9 * ms1 + 0.1 * g2**2
+    mom2 = 0.9 * mom1 + 0.05 * g2 / math.sqrt(ms2 + 1.0)
+    w0 = p1 - mom2
+    # Weight, second element: g1 = 1.0 + 0.1 * -2 = 0.8
+    ms1 = 0.9 + 0.1 * 0.8**2
+    mom1 = 0.1 * 0.8 / math.sqrt(ms1 + 1.0)
+    p1 = -2.0 - mom1
+    g2 = 2.0 + 0.1 * p1
+    ms2 = 0.9 * ms1 + 0.1 * g2**2
+    mom2 = 0.9 * mom1 + 0.05 * g2 / math.sqrt(ms2 + 1.0)
+    w1 = p1 - mom2
+    # Bias: no weight decay. g1 = -1, g2 = 4
+    ms1 = 0.9 + 0.1 * 1.0
+    mom1 = 0.1 * -1.0 / math.sqrt(ms1 + 1.0)
+    ms2 = 0.9 * ms1 + 0.1 * 16.0
+    mom2 = 0.9 * mom1 + 0.05 * 4.0 / math.sqrt(ms2 + 1.0)
+    b = 3.0 - mom1 - mom2
+    assert weight.detach().tolist()[0] == pytest.approx([w0, w1], rel=1e-6)
+    assert bias.item() == pytest.approx(b, rel=1e-6)
+    assert optimizer.state[bias]["mean_square"].item() == pytest.approx(ms2, rel=1e-6)
+
+
+def test_weight_decay_skips_batch_norm_and_biases():
+    model = build_model(width=0.0625, num_classes=10, in_chans=1, aux="plain")
+    for name in ("rmsprop", "rmsprop_torch", "sgd"):
+        optimizer = build_optimizer(name, model.parameters(), lr=0.1, weight_decay=4e-5, **RMSPROP)
+        decay = {id(p): group["weight_decay"] for group in optimizer.param_groups for p in group["params"]}
+        for module in model.modules():
+            for kind, p in module.named_parameters(recurse=False):
+                expected = 4e-5 if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)) and kind == "weight" else 0.0
+                assert decay[id(p)] == expected, (name, module, kind)
+        assert len(decay) == len(list(model.parameters()))
+    assert type(build_optimizer("rmsprop_torch", model.parameters(), lr=0.1, weight_decay=0.0, **RMSPROP)) is torch.optim.RMSprop
+
+
+def test_tensorflow_rmsprop_resumes_from_its_state_dict():
+    torch.manual_seed(0)
+    params = [torch.nn.Parameter(torch.randn(3, 2)), torch.nn.Parameter(torch.randn(2))]
+    grads = [[torch.randn_like(p) for p in params] for _ in range(3)]
+
+    def step(optimizer, params, g):
+        for p, grad in zip(params, g):
+            p.grad = grad.clone()
+        optimizer.step()
+
+    optimizer = build_optimizer("rmsprop", params, lr=0.1, weight_decay=0.01, **RMSPROP)
+    for g in grads[:2]:
+        step(optimizer, params, g)
+    copies = [torch.nn.Parameter(p.detach().clone()) for p in params]
+    resumed = build_optimizer("rmsprop", copies, lr=0.1, weight_decay=0.01, **RMSPROP)
+    saved = io.BytesIO()
+    torch.save(optimizer.state_dict(), saved)  # as a checkpoint holds it
+    saved.seek(0)
+    resumed.load_state_dict(torch.load(saved, weights_only=True))
+    step(optimizer, params, grads[2])
+    step(resumed, copies, grads[2])
+    for a, b in zip(params, copies):
+        assert torch.equal(a, b)
+
+
+def _one_step_module(clip: float | None, optimizer: str = "sgd"):
     torch.manual_seed(0)
     module = InceptionLitModule(
         model=dict(width=0.125, num_classes=10, in_chans=1, resolution=79, input_size=28, aux="bn", dropout=0.0),
-        optimizer=dict(name="sgd", lr=0.5, reference_batch=8, momentum=0.0, weight_decay=0.0,
+        optimizer=dict(name=optimizer, lr=1.0, reference_batch=16, momentum=0.0, weight_decay=0.0, decay=0.9, eps=1.0,
                        lr_decay_rate=0.94, epochs_per_decay=2.0),
         batch_size=8, label_smoothing=0.1, aux_weight=0.4, ema_decay=None,
     )
@@ -79,9 +171,11 @@ def _one_step_module(clip: float | None):
     return module, trainer, x, y
 
 
+@pytest.mark.parametrize("optimizer", ["sgd", "rmsprop"])
 @pytest.mark.parametrize("clip", [2.0, 1e-3])
-def test_one_sgd_step_applies_the_lr_to_norm_clipped_gradients(clip):
-    module, trainer, x, y = _one_step_module(clip)
+def test_one_step_applies_the_scaled_lr_to_norm_clipped_gradients(clip, optimizer):
+    """LR 1.0 at batch 16 is 0.5 at batch 8; RMSProp's first step divides by sqrt(0.9 + 0.1 g^2 + 1)."""
+    module, trainer, x, y = _one_step_module(clip, optimizer)
     reference = InceptionLitModule(**module.hparams)
     reference.load_state_dict(module.state_dict())
     reference.train()
@@ -90,7 +184,8 @@ def test_one_sgd_step_applies_the_lr_to_norm_clipped_gradients(clip):
     grads = [p.grad for p in reference.model.parameters()]
     norm = torch.sqrt(sum((g.double() ** 2).sum() for g in grads)).item()
     scale = min(1.0, clip / (norm + 1e-6))
-    expected = [p.detach() - 0.5 * scale * g for p, g in zip(reference.model.parameters(), grads)]
+    divisor = (lambda g: torch.sqrt(0.9 + 0.1 * g**2 + 1.0)) if optimizer == "rmsprop" else (lambda g: 1.0)
+    expected = [p.detach() - 0.5 * scale * g / divisor(scale * g) for p, g in zip(reference.model.parameters(), grads)]
     trainer.fit(module, DataLoader(TensorDataset(x, y), batch_size=8))
     for got, want in zip(module.model.parameters(), expected):
         torch.testing.assert_close(got.detach(), want, atol=1e-5, rtol=1e-4)

@@ -9,6 +9,7 @@ import yaml
 
 from inception_repro.ablations import ablation_names, load_ablation
 from inception_repro.config import compose_run
+from inception_repro.models import InceptionConfig
 from inception_repro.train import train_run
 
 from conftest import needs_fashion_mnist, tiny_run_overrides
@@ -17,6 +18,7 @@ SUMMARY_KEYS = {
     "status", "ablation", "variant", "seed", "scale", "val_top1", "val_top5", "test_top1", "test_top5",
     "val_top1_raw", "val_top5_raw", "test_top1_raw", "test_top5_raw", "epochs", "wall_time_s",
     "train_images_per_s", "params", "macs", "git_commit", "torch_version", "device", "started_at", "finished_at",
+    "grid_sizes",
 }
 
 
@@ -33,6 +35,7 @@ def test_every_ablation_variant_trains_and_records_a_run(ablation, variant, tmp_
     run_dir = tmp_path / "runs" / "cpu" / ablation / variant / "seed0"
     on_disk = json.loads((run_dir / "summary.json").read_text())
     assert SUMMARY_KEYS <= on_disk.keys()
+    assert on_disk["grid_sizes"] == InceptionConfig.from_dict(dict(cfg.model)).grid_sizes
     for key in ("val_top1", "val_top5", "test_top1", "test_top5", "test_top1_raw"):
         assert 0.0 <= on_disk[key] <= 1.0
     assert yaml.safe_load((run_dir / "config.yaml").read_text())["variant"] == variant

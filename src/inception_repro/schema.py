@@ -110,7 +110,7 @@ class Schedule:
 
 @dataclass(kw_only=True)
 class RMSProp(Schedule):
-    name: Literal["rmsprop"]
+    name: Literal["rmsprop", "rmsprop_torch"]  # TensorFlow's (the paper's) or torch's update (training/optim.py)
     decay: float = ranged(**FRACTION)
     eps: float = ranged(**POSITIVE)
 
@@ -257,7 +257,7 @@ def _chosen(key: str, value: Any, groups: list[type]) -> type:
     """The member of a union of groups whose ``name`` choice is ``value['name']``."""
     if len(groups) == 1:
         return groups[0]
-    names = {get_args(get_type_hints(g)["name"])[0]: g for g in groups}
+    names = {name: g for g in groups for name in get_args(get_type_hints(g)["name"])}
     name = value.get("name") if isinstance(value, Mapping) else None
     if name not in names:
         raise ConfigError(f"{key}.name={name!r}: must be one of {', '.join(names)}")

@@ -240,6 +240,7 @@ def _fit(cfg: DictConfig, folder: RunFolder, run: PreparedRun, previous: dict[st
         **_thread_counts(previous if resumed else {}),
         **({"force_token": previous["force_token"]} if resumed and "force_token" in previous else {}),
         **run.costs,
+        "grid_sizes": run.module.model.cfg.grid_sizes,
     }
     prior_wall = float(previous.get("wall_time_s", 0.0)) if resumed else 0.0
     if record:

@@ -7,7 +7,7 @@ from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 from inception_repro.errors import ConfigError
 
-Stem = Literal["v3", "7x7"]
+Stem = Literal["v3", "7x7", "light"]
 Resolution = Literal[299, 151, 79]
 Aux = Literal["none", "plain", "bn"]
 Activation = Literal["relu", "linear"]
@@ -22,7 +22,10 @@ class InceptionConfig:
         max-pool, 1x1 80, 3x3 192, max-pool). ``7x7`` is Table 3's baseline before the
         "Factorized 7x7" row: those three 3x3 convolutions (whose receptive field is 7x7) replaced
         by one 7x7 convolution with 64 outputs and the same stride, padded so that every later
-        grid is the same size (our reading of Table 3 and §6).
+        grid is the same size (our reading of Table 3 and §6). ``light`` is not the paper's: one
+        stride-1 3x3 convolution to the stem's 192 channels, so the first module grid is the input
+        itself (35 px in: the paper's 35x35 / 17x17 / 8x8 grids at a fraction of the stem's cost),
+        for small-scale studies whose claims are not about the stem; it has no Table 2 variants.
     resolution: Table 2's receptive-field variant (§9). 299: first convolution stride 2, max-pool
         after the first convolution block; 151: stride 1, max-pool kept; 79: stride 1, that
         max-pool removed. All three reach (nearly) the 35x35 / 17x17 / 8x8 grids at their own
@@ -83,17 +86,29 @@ class InceptionConfig:
             raise ConfigError(f"model.dropout={self.dropout} must be in [0, 1)")
         from inception_repro.models.geometry import min_input_size  # geometry imports this module
 
-        minimum = min_input_size(self.resolution)
-        if self.pixels < minimum:
+        if self.stem == "light" and self.resolution != 299:
             raise ConfigError(
-                f"model.input_size={self.pixels} is too small for the {self.resolution} stem: "
-                f"the minimum is {minimum} px"
+                f"model.stem=light has no Table 2 variant (model.resolution={self.resolution}): "
+                "use model.stem=v3 or 7x7 for the resolution stems"
+            )
+        minimum = min_input_size(self.resolution, self.stem)
+        if self.pixels < minimum:
+            stem = "light" if self.stem == "light" else str(self.resolution)
+            raise ConfigError(
+                f"model.input_size={self.pixels} is too small for the {stem} stem: the minimum is {minimum} px"
             )
 
     @property
     def pixels(self) -> int:
         """The input side length actually fed to the network."""
         return self.resolution if self.input_size is None else int(self.input_size)
+
+    @property
+    def grid_sizes(self) -> list[int]:
+        """The three module grid sides, e.g. [35, 17, 8] (each run's summary records them)."""
+        from inception_repro.models.geometry import grids  # geometry imports this module
+
+        return list(grids(self.resolution, self.pixels, self.stem))
 
     def channels(self, c: int) -> int:
         """A layer's channel count under the width multiplier."""

@@ -18,11 +18,21 @@ class Stem(nn.Sequential):
     ``stem="v3"`` starts with three 3x3 convolutions (the "Factorized 7x7" of Table 3);
     ``stem="7x7"`` with one 7x7 convolution of the same stride, padded 1 at stride 1 so every
     later grid matches. Table 2's variants set the first stride and keep or drop the first pool.
+    ``stem="light"`` (not the paper's) is one padded stride-1 3x3 convolution to 192 channels: the
+    input, resized to the first module grid, is that grid.
     """
 
     def __init__(self, cfg: InceptionConfig) -> None:
+        super().__init__(self._layers(cfg))
+        self.out_channels = cfg.channels(192)
+
+    @staticmethod
+    def _layers(cfg: InceptionConfig) -> OrderedDict[str, nn.Module]:
+        c = cfg.channels
+        if cfg.stem == "light":
+            return OrderedDict(conv=ConvBN(cfg, cfg.in_chans, c(192), 3, padding=1))
         layout = STEM_LAYOUTS[cfg.resolution]
-        c, s = cfg.channels, layout.first_stride
+        s = layout.first_stride
         layers: OrderedDict[str, nn.Module] = OrderedDict()
         if cfg.stem == "v3":
             layers["conv1"] = ConvBN(cfg, cfg.in_chans, c(32), 3, stride=s)
@@ -35,8 +45,7 @@ class Stem(nn.Sequential):
         layers["conv4"] = ConvBN(cfg, c(64), c(80), 1)
         layers["conv5"] = ConvBN(cfg, c(80), c(192), 3)
         layers["pool2"] = nn.MaxPool2d(3, stride=2)
-        super().__init__(layers)
-        self.out_channels = c(192)
+        return layers
 
 
 class AuxHead(nn.Module):

@@ -1,0 +1,203 @@
+"""``make probe``: seconds per run and seed noise of candidate study designs, to choose the study scale.
+
+A design is a name and config overrides on the cpu scale (stem, width, input size, images, epochs).
+For each design the probe trains one control / variant pair of an ablation (default aux: none vs
+bn) at seeds 0..k-1, seed by seed across the designs so that every design has estimates early.
+After every run it rewrites results/bench/probes.json with each design's seconds per run, the
+sample sd of the paired delta (variant - control test top-1, percentage points) and the smallest
+effect a paired t-test detects (80% power, two-sided alpha 0.05) with the seeds probed and with the
+seeds the budget buys for the whole study. Runs live in results/local/probes/<design>/; a complete
+run is read back, not trained again, so stopping the probe and starting it again resumes it.
+
+    python -m inception_repro.bench.probe [--seeds 4] [--design NAME OVERRIDE...]... [-- OVERRIDES]
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+from rich.table import Table
+from scipy import stats as sps
+
+from inception_repro.ablations import ablation_names, load_ablation
+from inception_repro.analysis.stats import summarize
+from inception_repro.cli import ArgumentParser, run_cli
+from inception_repro.config import compose_run
+from inception_repro.errors import ConfigError
+from inception_repro.provenance import atomic_write, provenance
+from inception_repro.train import train_run
+
+OUT = Path("results/bench/probes.json")
+RUNS = Path("results/local/probes")
+POWER, ALPHA = 0.8, 0.05
+LIGHT_35 = ("model.stem=light", "model.input_size=35")
+DESIGNS: dict[str, tuple[str, ...]] = {
+    "cpu_scale": (),
+    "light35_w1-16": (*LIGHT_35, "model.width=0.0625"),
+    "light35_w1-8": (*LIGHT_35, "model.width=0.125"),
+    "light35_w1-16_4ep": (*LIGHT_35, "model.width=0.0625", "trainer.max_epochs=4"),
+}
+console = Console() if sys.stdout.isatty() else Console(width=160)  # a log file gets the whole table
+
+
+@dataclass(frozen=True)
+class Pair:
+    """The paired comparison every design is probed on: two variants of one ablation."""
+
+    ablation: str
+    control: str
+    variant: str
+
+
+def detectable_effect(sd: float, n: int) -> float | None:
+    """Smallest true mean delta a paired t-test on ``n`` pairs finds with 80% power at alpha 0.05
+    (the usual approximation (t_{1-alpha/2} + t_{power}) * sd / sqrt(n), n - 1 degrees of freedom)."""
+    if n < 2 or not math.isfinite(sd):
+        return None
+    t = sps.t.ppf(1 - ALPHA / 2, n - 1) + sps.t.ppf(POWER, n - 1)
+    return float(t * sd / math.sqrt(n))
+
+
+def study_runs_per_seed() -> int:
+    """Runs one seed of the whole study takes: every variant of every ablation."""
+    return sum(len(load_ablation(name).variants) for name in ablation_names())
+
+
+def design_stats(runs: list[dict[str, Any]], pair: Pair, budget_s: float, runs_per_seed: int) -> dict[str, Any]:
+    """Seconds per run, the paired deltas and the detectable effects of one design's runs."""
+    done = [r for r in runs if r["status"] == "complete"]
+    by_variant = {v: {r["seed"]: r["test_top1"] for r in done if r["variant"] == v} for v in (pair.control, pair.variant)}
+    seeds = sorted(set(by_variant[pair.control]) & set(by_variant[pair.variant]))
+    deltas = [100.0 * (by_variant[pair.variant][k] - by_variant[pair.control][k]) for k in seeds]
+    delta = summarize(deltas)
+    seconds = sum(r["wall_time_s"] for r in done) / len(done) if done else None
+    affordable = int(budget_s // (seconds * runs_per_seed)) if seconds else None
+    return {
+        "seconds_per_run": seconds,
+        "paired_seeds": seeds,
+        "mean_delta_pp": delta.mean if deltas else None,
+        "paired_sd_pp": delta.sd if len(deltas) > 1 else None,
+        "detectable_pp": detectable_effect(delta.sd, len(deltas)),
+        "seeds_in_budget": affordable,
+        "detectable_in_budget_pp": detectable_effect(delta.sd, affordable) if affordable else None,
+    }
+
+
+def run_record(summary: dict[str, Any], variant: str, seed: int) -> dict[str, Any]:
+    keys = ("status", "test_top1", "wall_time_s", "grid_sizes", "train_images_per_s", "git_commit")
+    return {"variant": variant, "seed": seed, **{k: summary.get(k) for k in keys}}
+
+
+def probe(designs: dict[str, tuple[str, ...]], pair: Pair, seeds: int, overrides: list[str], runs_dir: Path,
+          out: Path, budget_hours: float, runs_per_seed: int) -> dict[str, Any]:
+    """Train (or read back) every run, seed by seed; ``out`` is rewritten after each one."""
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in designs}
+    result: dict[str, Any] = {}
+    scale = [] if any(o.startswith("scale=") for o in overrides) else ["scale=cpu"]
+    for seed in range(seeds):
+        for name, design in designs.items():
+            for variant in (pair.control, pair.variant):
+                cfg = compose_run([f"ablation={pair.ablation}", f"variant={variant}", f"seed={seed}", "logger=none",
+                                   *scale, *overrides, *design, f"results_dir={runs_dir / name}"])
+                runs[name].append(run_record(train_run(cfg), variant, seed))
+                result = probe_result(designs, runs, pair, budget_hours, runs_per_seed)
+                write(result, out)
+    return result
+
+
+def probe_result(designs: dict[str, tuple[str, ...]], runs: dict[str, list[dict[str, Any]]], pair: Pair,
+                 budget_hours: float, runs_per_seed: int) -> dict[str, Any]:
+    return {
+        "provenance": provenance(torch_version=torch.__version__, torch_threads=torch.get_num_threads()),
+        "pair": vars(pair),
+        "budget_hours": budget_hours,
+        "study_runs_per_seed": runs_per_seed,
+        "power": POWER,
+        "alpha": ALPHA,
+        "designs": [
+            {"name": name, "overrides": list(designs[name]), "runs": runs[name],
+             **design_stats(runs[name], pair, budget_hours * 3600, runs_per_seed)}
+            for name in designs
+        ],
+    }
+
+
+def write(result: dict[str, Any], out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(result, indent=2, default=str) + "\n"
+    atomic_write(out, lambda p: p.write_text(text))
+
+
+def report(result: dict[str, Any]) -> None:
+    pair = result["pair"]
+    table = Table(title=f"probe: {pair['ablation']} {pair['variant']} - {pair['control']} (test top-1, pp); "
+                        f"budget {result['budget_hours']} h for {result['study_runs_per_seed']} runs per seed")
+    for column in ("design", "grids", "s/run", "pairs", "mean", "sd", "detectable", "seeds in budget", "detectable in budget"):
+        table.add_column(column)
+
+    def fmt(x, spec=".2f"):
+        return "-" if x is None else format(x, spec)
+
+    for d in result["designs"]:
+        grids = next((r["grid_sizes"] for r in d["runs"] if r.get("grid_sizes")), None)
+        table.add_row(d["name"], str(grids), fmt(d["seconds_per_run"], ".0f"), str(len(d["paired_seeds"])),
+                      fmt(d["mean_delta_pp"]), fmt(d["paired_sd_pp"]), fmt(d["detectable_pp"]),
+                      fmt(d["seeds_in_budget"], "d"), fmt(d["detectable_in_budget_pp"]))
+    console.print(table)
+
+
+def parse_designs(specs: list[list[str]] | None) -> dict[str, tuple[str, ...]]:
+    if not specs:
+        return dict(DESIGNS)
+    designs = {spec[0]: tuple(spec[1:]) for spec in specs}
+    if len(designs) != len(specs):
+        raise ConfigError("two --design options have the same name")
+    return designs
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+
+    def run(args: list[str]) -> int:
+        own, overrides = (args[: args.index("--")], args[args.index("--") + 1:]) if "--" in args else (args, [])
+        parser = ArgumentParser(prog="inception-probe", description=__doc__.splitlines()[0])
+        parser.add_argument("--design", nargs="+", action="append", metavar=("NAME", "OVERRIDE"),
+                            help=f"a candidate design (repeatable); default: {', '.join(DESIGNS)}")
+        parser.add_argument("--seeds", type=int, default=4, help="seeds per variant (default 4)")
+        parser.add_argument("--ablation", default="aux")
+        parser.add_argument("--control", default="none")
+        parser.add_argument("--variant", default="bn")
+        parser.add_argument("--budget-hours", type=float, default=8.0, help="the whole study's budget (default 8)")
+        parser.add_argument("--runs-per-seed", type=int, default=None,
+                            help="runs per seed of the whole study (default: every variant of every ablation)")
+        parser.add_argument("--runs-dir", type=Path, default=RUNS)
+        parser.add_argument("--out", type=Path, default=OUT)
+        a = parser.parse_args(own)
+        if a.seeds < 2:
+            raise ConfigError(f"--seeds {a.seeds}: a paired sd needs at least 2 seeds")
+        variants = load_ablation(a.ablation).variants
+        for v in (a.control, a.variant):
+            if v not in variants:
+                raise ConfigError(f"{a.ablation} has no variant {v!r}; valid: {', '.join(variants)}")
+        warnings.filterwarnings("ignore")
+        logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
+        result = probe(parse_designs(a.design), Pair(a.ablation, a.control, a.variant), a.seeds, overrides,
+                       a.runs_dir, a.out, a.budget_hours, a.runs_per_seed or study_runs_per_seed())
+        report(result)
+        console.print(f"wrote {a.out}")
+        return 0
+
+    return run_cli(run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

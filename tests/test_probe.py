@@ -1,0 +1,53 @@
+"""``make probe`` on a tiny design: every run is recorded, the paired sd and detectable effect come
+out, a second start reads the runs back instead of training them, bad input is one line."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from inception_repro.bench.probe import detectable_effect, main
+
+from conftest import needs_fashion_mnist, tiny_run_overrides
+
+
+def test_detectable_effect_is_the_paired_t_approximation():
+    # (t_{0.975, 3} + t_{0.8, 3}) * sd / sqrt(4) = (3.1824 + 0.9785) * 1.0 / 2
+    assert detectable_effect(1.0, 4) == pytest.approx((3.18245 + 0.97847) / 2, rel=1e-4)
+    assert detectable_effect(1.0, 1) is None
+
+
+@needs_fashion_mnist
+def test_probe_records_runs_and_resumes_without_training_again(tmp_path, fmnist_cache):
+    overrides = [o for o in tiny_run_overrides(tmp_path, fmnist_cache) if not o.startswith("results_dir=")]
+    out = tmp_path / "probes.json"
+    argv = ["--seeds", "2", "--design", "tiny", "model.stem=light", "model.input_size=12", "data.train_subset=16",
+            "data.val_subset=16", "data.test_subset=16",
+            "--runs-dir", str(tmp_path / "probes"), "--out", str(out), "--budget-hours", "1", "--", *overrides]
+    assert main(argv) == 0
+    first = json.loads(out.read_text())
+    (design,) = first["designs"]
+    assert [(r["variant"], r["seed"], r["status"]) for r in design["runs"]] == [
+        ("none", 0, "complete"), ("bn", 0, "complete"), ("none", 1, "complete"), ("bn", 1, "complete")]
+    assert all(r["grid_sizes"] == [12, 5, 2] for r in design["runs"])
+    assert design["paired_seeds"] == [0, 1] and design["seconds_per_run"] > 0
+    assert math.isfinite(design["paired_sd_pp"])
+    assert design["detectable_pp"] == detectable_effect(design["paired_sd_pp"], 2)
+    assert design["seeds_in_budget"] == int(3600 // (design["seconds_per_run"] * first["study_runs_per_seed"]))
+
+    assert main(argv) == 0  # read back: the same runs, not trained again
+    assert json.loads(out.read_text())["designs"][0]["runs"] == design["runs"]
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--variant", "deep"], "aux has no variant 'deep'"),
+    (["--ablation", "nope"], "unknown ablation 'nope'"),
+    (["--seeds", "1"], "needs at least 2 seeds"),
+])
+def test_bad_probe_input_is_one_line(argv, message, capsys, tmp_path):
+    assert main([*argv, "--out", str(tmp_path / "p.json")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and message in err and "\n" not in err
+    assert not (tmp_path / "p.json").exists()
