@@ -1,0 +1,90 @@
+"""The verdict rule and "what the study can and cannot conclude", as Markdown for notebook 00
+and the README's results section. Every number in the text comes from a claims table
+(`stats.claims_table`, or results/tables/claims.csv read back); nothing is typed by hand.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .paper import CLAIMS
+from .power import ALPHA, POWER
+from .stats import CONTRADICTS, EQUIVALENCE_MARGIN, NO_RUNS, RULE_DATE, SUPPORTS, TARGET_HALF_WIDTH
+from .tables import markdown_table
+
+RULE = f"""**The verdict rule, dated {RULE_DATE}** (`src/inception_repro/analysis/stats.py`), stated before the runs of the study-design rerun exist and applied to every claim below:
+
+1. Only complete runs of one scale count. Variant and control are paired by seed; Δ = variant − control of test top-1 (EMA weights) in percentage points, with a 95% Student-t interval (n − 1 degrees of freedom). Fewer than 2 pairs, or pairs without any spread: *inconclusive*.
+2. Where the paper finds the variant better or worse: *supports* when the interval lies wholly on the paper's side of 0, *contradicts* when wholly on the other side, else *inconclusive*.
+3. Where the paper finds no difference: two one-sided tests against a margin of ±{EQUIVALENCE_MARGIN:g} point: *supports* when the interval lies inside the margin, *contradicts* only when it lies wholly outside it, else *inconclusive*. The margin is {EQUIVALENCE_MARGIN:g} point because the paper draws its own line there: Table 2 calls a 0.2-point loss "quite close" and treats 1.4 points as a loss.
+4. Multiplicity: each comparison's `p_value` (2 × its smallest one-sided p, below {ALPHA:g} exactly when the raw verdict is not inconclusive) is adjusted by Holm's method across the family of distinct comparisons; `holm_verdict` stands beside `verdict`.
+5. Claims that compare the same pair of configs are one comparison, computed and shown once (`same_comparison_as`); `shares_runs_with` names the comparisons that use runs of the same config and seed, whose errors move together.
+
+**What happened before.** The first rule (commit 6483673, 2026-11-28 19:04 UTC) said it was fixed before any result was seen, but run records had been committed at 17:30 that day (9973bb1). The ±1-point margin was added at 20:03 (5938946), after the reduced-budget results of 18:55 (b8bf5c8) had shown a 2-seed interval counting as support for "no difference". That version still read *contradicts* whenever the interval excluded 0, even inside the margin, and made no account of multiplicity. This rule replaces it."""
+
+
+COLUMN_GUIDE = f"""Columns: `paper_delta` and `ours_delta` are top-1 changes (percentage points) of the variant over its control, `ci_low` / `ci_high` the 95% interval of ours; an empty `paper_delta` means the paper gives only a direction (or no difference). `paper_in_ci`: the paper's delta (0 for a no-difference claim) lies inside our interval. `mde_pp`: the smallest true Δ these seeds detect with {POWER:.0%} power at α = {ALPHA:g} (two-sided paired t, noncentral t distribution). `seeds_for_1pp`: seeds for a ±{TARGET_HALF_WIDTH:g}-point interval at the observed sd. `p_value`, `verdict`, `holm_p`, `holm_verdict`: the rule below. `seeds_to_resolve` / `cpu_hours_to_resolve`: see above. `commits`: the code the runs ran."""
+
+
+def _direction(claim_id: str) -> int:
+    return next(c.direction for c in CLAIMS if c.claim == claim_id)
+
+
+def conclusions(claims: pd.DataFrame) -> str:
+    """What the claims table can and cannot conclude at its scale and budget, as Markdown."""
+    tested = claims[claims["verdict"] != NO_RUNS]
+    resolved = tested["verdict"].isin([SUPPORTS, CONTRADICTS])
+    after_holm = tested["holm_verdict"].isin([SUPPORTS, CONTRADICTS])
+    resolvable = resolved | (tested["seeds_to_resolve"] <= tested["n_seeds"])
+    merged = claims.loc[claims["same_comparison_as"].fillna("") != "", ["claim", "same_comparison_as"]]
+    seeds = sorted(set(tested["n_seeds"].astype(int)))
+    scale = ", ".join(sorted(set(claims["scale"])))
+    lines = [
+        f"**What this study can and cannot conclude** (scale `{scale}`, "
+        f"{' to '.join(map(str, seeds[::max(len(seeds) - 1, 1)]))} seeds per comparison):",
+        "",
+        f"- {len(CLAIMS)} paper claims make {len(claims)} distinct comparisons"
+        + "".join(f"; `{r.claim}` and `{r.same_comparison_as}` compare the same pair of configs"
+                  for r in merged.itertuples(index=False))
+        + f". {len(tested)} have runs.",
+        f"- Resolved by the rule: {int(resolved.sum())} of {len(tested)}; after Holm's adjustment: "
+        f"{int(after_holm.sum())}. Every other verdict is *inconclusive*: the runs neither support "
+        "nor contradict the paper there.",
+        f"- What the runs could detect: the smallest true Δ found with {POWER:.0%} power at α = {ALPHA:g} "
+        f"(`mde_pp`) is {tested['mde_pp'].min():.2f} to {tested['mde_pp'].max():.2f} points, against "
+        f"paper deltas of {claims['paper_delta'].abs().min():.2f} to {claims['paper_delta'].abs().max():.2f}; "
+        f"a ±{TARGET_HALF_WIDTH:g}-point interval would take {int(tested['seeds_for_1pp'].min())} to "
+        f"{int(tested['seeds_for_1pp'].max())} seeds (`seeds_for_1pp`).",
+    ]
+    in_ci = tested["paper_in_ci"].astype(str).str.lower()  # read back from CSV: True / False / nan
+    outside, with_value = tested[in_ci == "false"], tested[in_ci.isin(["true", "false"])]
+    lines.append(f"- The paper's value lies inside our 95% interval for {len(with_value) - len(outside)} of "
+                 f"{len(with_value)} comparisons that have one"
+                 + (": outside for " + ", ".join(f"`{c}`" for c in outside["claim"]) if len(outside) else "")
+                 + ".")
+    shared = tested[tested["shares_runs_with"].fillna("") != ""]
+    lines.append(f"- {len(shared)} of {len(tested)} comparisons share runs (same config and seed) with "
+                 "another, so one unlucky seed moves them together; they are not independent evidence.")
+    lines.append(f"- Resolvable at this scale and budget (resolved, or already {POWER:.0%} power for the "
+                 f"paper's effect): {int(resolvable.sum())} of {len(tested)}.")
+    rest = tested[~resolvable].copy()
+    if not rest.empty:
+        rest["claim_kind"] = ["no difference (±1 pt)" if _direction(c) == 0 else
+                              ("paper's Δ" if pd.notna(p) else "direction only (1 pt)")
+                              for c, p in zip(rest["claim"], rest["paper_delta"])]
+        rest["seeds_to_resolve"] = rest["seeds_to_resolve"].astype("Int64")
+        rest["extra_seeds"] = rest["seeds_to_resolve"] - rest["n_seeds"]
+        shown = rest[["claim", "claim_kind", "n_seeds", "seeds_to_resolve", "extra_seeds",
+                      "cpu_hours_to_resolve"]]
+        lines += [
+            "",
+            f"For the other {len(rest)}, the seeds that would give {POWER:.0%} power at the observed "
+            "seed-to-seed sd, to detect the paper's Δ (one margin where the paper gives only a direction), "
+            "or for a no-difference claim to put the interval inside the margin if the true Δ is 0; "
+            "`cpu_hours_to_resolve` is the extra seeds × the mean recorded `wall_time_s` of both arms, "
+            "in wall-clock hours of the machine that ran them "
+            f"(together {rest['cpu_hours_to_resolve'].sum():.0f} hours if no run were shared):",
+            "",
+            markdown_table(shown.reset_index(drop=True)).rstrip(),
+        ]
+    return "\n".join(lines)
