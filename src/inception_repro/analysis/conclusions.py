@@ -12,7 +12,7 @@ from .power import ALPHA, POWER
 from .stats import CONTRADICTS, EQUIVALENCE_MARGIN, NO_RUNS, RULE_DATE, SUPPORTS, TARGET_HALF_WIDTH
 from .tables import markdown_table
 
-RULE = f"""**The verdict rule, dated {RULE_DATE}** (`src/inception_repro/analysis/stats.py`), stated before the runs of the study-design rerun exist and applied to every claim below:
+RULE = f"""**The verdict rule, dated {RULE_DATE}** (`src/inception_repro/analysis/stats.py`), stated before the runs of the study-design rerun exist and applied to every claim in the claims table:
 
 1. Only complete runs of one scale count. Variant and control are paired by seed; Δ = variant − control of test top-1 (EMA weights) in percentage points, with a 95% Student-t interval (n − 1 degrees of freedom). Fewer than 2 pairs, or pairs without any spread: *inconclusive*.
 2. Where the paper finds the variant better or worse: *supports* when the interval lies wholly on the paper's side of 0, *contradicts* when wholly on the other side, else *inconclusive*.

@@ -45,19 +45,6 @@ SOURCES = ("local", "wandb")
 
 
 @dataclass(frozen=True)
-class Note:
-    """A one-line message a notebook shows in place of a table or figure."""
-
-    text: str
-
-    def __repr__(self) -> str:
-        return self.text
-
-    def _repr_markdown_(self) -> str:
-        return f"**{self.text}**"
-
-
-@dataclass(frozen=True)
 class Text:
     """Markdown a notebook shows as prose (its numbers computed, never typed)."""
 
@@ -68,6 +55,13 @@ class Text:
 
     def _repr_markdown_(self) -> str:
         return self.text
+
+
+class Note(Text):
+    """A one-line message a notebook shows, in bold, in place of a table or figure."""
+
+    def _repr_markdown_(self) -> str:
+        return f"**{self.text}**"
 
 
 @dataclass
