@@ -22,13 +22,13 @@ THE RULE, as of 2026-12-01 (RULE_DATE), written before the runs of the study-des
 6. Claims that compare the same pair of configs (the runs' config.yaml without labels, seed and
    paths) are one comparison: computed once, shown once, on the row of the first such claim.
 
-What happened before, from this file's history: the first rule (commit 6483673, 2026-11-28
-19:04 UTC) said it was fixed "before any result is seen", but run records had been committed at
-17:30 that day (9973bb1). Its "no difference" verdict read `supports` whenever the interval held
-0; the +-1 point margin was added at 20:03 (5938946), after the reduced-budget results of 18:55
-(b8bf5c8), where a 2-seed interval of -29 to +26 points counted as support. That version still
-read `contradicts` whenever the interval excluded 0, even inside the margin, and made no
-account of multiplicity. The rule above replaces it before any of the new runs exist.
+What happened before, from this file's history: the first rule (commit 5849c5d, 2026-11-28
+16:46 UTC) was committed before the first run records (9973bb1, 17:30 UTC). Its "no difference"
+verdict read `supports` whenever the interval held 0, else `contradicts`. The +-1 point margin
+was added at 20:03 (5938946), after results existed (run records of 17:30 and 18:55, b8bf5c8,
+where a 2-seed interval tens of points wide had counted as support for "no difference"). That
+version still read `contradicts` whenever the interval excluded 0, even inside the margin, and
+made no account of multiplicity. The rule above replaces it before any of the new runs exist.
 """
 
 from __future__ import annotations
