@@ -15,6 +15,7 @@ import wandb  # noqa: E402
 from inception_repro.analysis import report  # noqa: E402
 from inception_repro.analysis.plots import Plot  # noqa: E402
 from inception_repro.analysis.stats import variant_order  # noqa: E402
+from inception_repro.analysis.tables import ShownTable  # noqa: E402
 
 
 def wandb_run(run_id, variant, seed, top1):
@@ -80,3 +81,24 @@ def test_costs_table_adds_the_paper_scale_costs_when_make_costs_wrote_them(monke
     assert list(costs.index) == ["none", "bn"] and (costs["n"] == 2).all()
     assert costs["paper_scale_macs_G"].tolist() == pytest.approx([5.0, 5.5])
     assert costs["paper_scale_params_M"].tolist() == pytest.approx([20.0, 25.0])
+
+
+def test_tables_display_fixed_decimals_without_index_nan_or_negative_zero():
+    df = pd.DataFrame({"claim": ["a", "b"], "ours_delta": [-0.001, float("nan")],
+                       "n": pd.array([3, None], dtype="Int64"), "p_value": [0.01234, 1.0],
+                       "ok": [True, False]})
+    shown = ShownTable(df)
+    assert repr(shown) == shown._repr_markdown_() == (
+        "| claim | ours_delta | n | p_value | ok |\n"
+        "| --- | ---: | ---: | ---: | --- |\n"
+        "| a | 0.00 | 3 | 0.012 | true |\n"
+        "| b |  |  | 1.000 | false |\n")
+    assert shown._repr_html_() is None  # so notebooks render the Markdown, not pandas' HTML
+    assert type(shown.set_index("claim")) is pd.DataFrame
+
+
+def test_a_figure_shown_as_text_names_no_machine_path():
+    from matplotlib.figure import Figure
+
+    plot = Plot(Figure(), "cpu", ["/home/someone/results/runs/aux/bn/seed0"])
+    assert repr(plot) == "Figure of 1 runs at scale cpu"
