@@ -215,8 +215,8 @@ def claims(study: Study, ablation: str | None = None) -> pd.DataFrame | Note:
 
 
 def verdict_rule() -> Text:
-    """What the claims table's columns mean, the dated verdict rule and what happened before it."""
-    return Text(f"{COLUMN_GUIDE}\n\n{RULE}")
+    """The dated verdict rule, what happened before it, and what the claims table's columns mean."""
+    return Text(f"{RULE}\n\n{COLUMN_GUIDE}")
 
 
 def what_it_can_conclude(study: Study) -> Text | Note:
