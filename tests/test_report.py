@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from types import SimpleNamespace
 
 import matplotlib
@@ -102,3 +103,24 @@ def test_a_figure_shown_as_text_names_no_machine_path():
 
     plot = Plot(Figure(), "cpu", ["/home/someone/results/runs/aux/bn/seed0"])
     assert repr(plot) == "Figure of 1 runs at scale cpu"
+
+
+def test_what_the_study_can_conclude_is_computed_from_the_claims_table():
+    from inception_repro.analysis.conclusions import conclusions
+    from inception_repro.analysis.stats import claims_table
+
+    rows = [("aux", "plain", k, 0.70 + 0.001 * k) for k in range(3)]
+    rows += [("aux", "bn", k, 0.72 + 0.001 * k + 0.0005 * (k % 2)) for k in range(3)]
+    rows += [("optimizer", "sgd", k, 0.80) for k in range(3)]
+    rows += [("optimizer", "rmsprop", k, v) for k, v in enumerate([0.80, 0.83, 0.79])]
+    runs = pd.DataFrame([{"ablation": a, "variant": v, "seed": s, "test_top1": t, "scale": "cpu",
+                          "status": "complete", "run_dir": f"runs/{a}/{v}/seed{s}", "wall_time_s": 3600.0,
+                          "git_commit": "abc1234"} for a, v, s, t in rows])
+    table = claims_table(runs, "cpu")
+    text = conclusions(table)
+    noisy = table.set_index("claim").loc["rmsprop_vs_sgd"]
+    assert text.startswith("**What this study can and cannot conclude** (scale `cpu`, 3 seeds per comparison)")
+    assert "- Resolved by the rule: 1 of 2; after Holm's adjustment: 1. The other 1 are" in text
+    assert f"| rmsprop_vs_sgd | paper's Δ | 3 | {noisy['seeds_to_resolve']} | {noisy['seeds_to_resolve'] - 3} |" in text
+    assert "aux_bn_vs_plain |" not in text.split("For the other")[1]  # resolved: not in the rest
+    assert conclusions(pd.read_csv(io.StringIO(table.to_csv(index=False)))) == text  # as the README reads it

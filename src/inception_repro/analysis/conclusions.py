@@ -30,31 +30,44 @@ def _direction(claim_id: str) -> int:
     return next(c.direction for c in CLAIMS if c.claim == claim_id)
 
 
+def _text(column: pd.Series) -> pd.Series:
+    """A text column with "" for missing (read back from CSV, an all-empty column is float NaN)."""
+    return column.astype("string").fillna("")
+
+
+def _detectable(claims: pd.DataFrame, tested: pd.DataFrame) -> str:
+    """The line on what the runs could detect (`mde_pp`, `seeds_for_1pp`), if any has an sd."""
+    mde, seeds = tested["mde_pp"].dropna(), tested["seeds_for_1pp"].dropna()
+    if mde.empty:
+        return "- What the runs could detect: nothing yet; no comparison has two seeds whose deltas vary."
+    paper = claims["paper_delta"].abs().dropna()
+    return (f"- What the runs could detect: the smallest true Δ found with {POWER:.0%} power at "
+            f"α = {ALPHA:g} (`mde_pp`) is {mde.min():.2f} to {mde.max():.2f} points, against paper deltas "
+            f"of {paper.min():.2f} to {paper.max():.2f}; a ±{TARGET_HALF_WIDTH:g}-point interval would take "
+            f"{int(seeds.min())} to {int(seeds.max())} seeds (`seeds_for_1pp`).")
+
+
 def conclusions(claims: pd.DataFrame) -> str:
     """What the claims table can and cannot conclude at its scale and budget, as Markdown."""
     tested = claims[claims["verdict"] != NO_RUNS]
     resolved = tested["verdict"].isin([SUPPORTS, CONTRADICTS])
     after_holm = tested["holm_verdict"].isin([SUPPORTS, CONTRADICTS])
     resolvable = resolved | (tested["seeds_to_resolve"] <= tested["n_seeds"])
-    merged = claims.loc[claims["same_comparison_as"].fillna("") != "", ["claim", "same_comparison_as"]]
-    seeds = sorted(set(tested["n_seeds"].astype(int)))
+    merged = claims.loc[_text(claims["same_comparison_as"]) != "", ["claim", "same_comparison_as"]]
+    seeds = sorted(set(tested["n_seeds"].astype(int))) or [0]
     scale = ", ".join(sorted(set(claims["scale"])))
     lines = [
         f"**What this study can and cannot conclude** (scale `{scale}`, "
-        f"{' to '.join(map(str, seeds[::max(len(seeds) - 1, 1)]))} seeds per comparison):",
+        f"{' to '.join(map(str, sorted({seeds[0], seeds[-1]})))} seeds per comparison):",
         "",
         f"- {len(CLAIMS)} paper claims make {len(claims)} distinct comparisons"
         + "".join(f"; `{r.claim}` and `{r.same_comparison_as}` compare the same pair of configs"
                   for r in merged.itertuples(index=False))
         + f". {len(tested)} have runs.",
         f"- Resolved by the rule: {int(resolved.sum())} of {len(tested)}; after Holm's adjustment: "
-        f"{int(after_holm.sum())}. Every other verdict is *inconclusive*: the runs neither support "
-        "nor contradict the paper there.",
-        f"- What the runs could detect: the smallest true Δ found with {POWER:.0%} power at α = {ALPHA:g} "
-        f"(`mde_pp`) is {tested['mde_pp'].min():.2f} to {tested['mde_pp'].max():.2f} points, against "
-        f"paper deltas of {claims['paper_delta'].abs().min():.2f} to {claims['paper_delta'].abs().max():.2f}; "
-        f"a ±{TARGET_HALF_WIDTH:g}-point interval would take {int(tested['seeds_for_1pp'].min())} to "
-        f"{int(tested['seeds_for_1pp'].max())} seeds (`seeds_for_1pp`).",
+        f"{int(after_holm.sum())}. The other {len(tested) - int(resolved.sum())} are *inconclusive*: "
+        "the runs neither support nor contradict the paper there.",
+        _detectable(claims, tested),
     ]
     in_ci = tested["paper_in_ci"].astype(str).str.lower()  # read back from CSV: True / False / nan
     outside, with_value = tested[in_ci == "false"], tested[in_ci.isin(["true", "false"])]
@@ -62,7 +75,7 @@ def conclusions(claims: pd.DataFrame) -> str:
                  f"{len(with_value)} comparisons that have one"
                  + (": outside for " + ", ".join(f"`{c}`" for c in outside["claim"]) if len(outside) else "")
                  + ".")
-    shared = tested[tested["shares_runs_with"].fillna("") != ""]
+    shared = tested[_text(tested["shares_runs_with"]) != ""]
     lines.append(f"- {len(shared)} of {len(tested)} comparisons share runs (same config and seed) with "
                  "another, so one unlucky seed moves them together; they are not independent evidence.")
     lines.append(f"- Resolvable at this scale and budget (resolved, or already {POWER:.0%} power for the "
