@@ -5,15 +5,29 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from scipy import stats as sps
 
 from inception_repro.ablations import ablation_names, load_ablation
 from inception_repro.analysis import paper
+from inception_repro.analysis.power import (
+    POWER,
+    directional_power,
+    equivalence_power,
+    minimum_detectable_effect,
+    seeds_for_half_width,
+    seeds_for_power,
+)
 from inception_repro.analysis.stats import (
+    ALPHA,
     CLAIMS_COLUMNS,
+    EQUIVALENCE_MARGIN,
     check_single_scale,
     claims_table,
+    config_identity,
+    holm,
     paired_delta,
+    rule_p_value,
     summarize,
     variant_summary,
     verdict,
@@ -24,7 +38,8 @@ def runs(rows, scale="cpu", status="complete"):
     """A collect_runs-like table from (ablation, variant, seed, test_top1) tuples."""
     return pd.DataFrame(
         [{"ablation": a, "variant": v, "seed": s, "test_top1": t, "scale": scale,
-          "status": status, "run_dir": f"runs/{a}/{v}/seed{s}"} for a, v, s, t in rows]
+          "status": status, "run_dir": f"runs/{a}/{v}/seed{s}", "wall_time_s": 1800.0,
+          "git_commit": "abcdef0123"} for a, v, s, t in rows]
     )
 
 
@@ -47,6 +62,12 @@ def test_summarize_small_n_gives_nan_interval():
     assert math.isnan(one.sd) and math.isnan(one.ci_low) and math.isnan(one.ci_high)
     empty = summarize([])
     assert empty.n == 0 and math.isnan(empty.mean)
+
+
+def test_summarize_gives_no_zero_width_interval_for_values_without_spread():
+    s = summarize([0.03, 0.03, 0.03])
+    assert s.n == 3 and s.mean == pytest.approx(0.03) and s.sd == 0.0
+    assert math.isnan(s.ci_low) and math.isnan(s.ci_high)
 
 
 def test_summarize_rejects_nan():
@@ -105,6 +126,7 @@ def test_paired_delta_refuses_duplicates_and_ambiguous_ablation():
 # --- verdict ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("low, high, direction, expected", [
+    # directional: the interval wholly on the paper's side of 0, wholly on the other, or across 0
     (0.1, 0.5, +1, "supports"),
     (-0.5, -0.1, +1, "contradicts"),
     (-0.1, 0.5, +1, "inconclusive"),
@@ -112,12 +134,16 @@ def test_paired_delta_refuses_duplicates_and_ambiguous_ablation():
     (-0.5, -0.1, -1, "supports"),
     (0.1, 0.5, -1, "contradicts"),
     (-0.2, 0.3, -1, "inconclusive"),
+    # no difference (TOST at +-1 point): inside the margin, wholly outside it, or neither
     (-0.2, 0.3, 0, "supports"),
-    (-1.0, 1.0, 0, "supports"),
-    (-28.9, 25.8, 0, "inconclusive"),  # contains 0, but far wider than the +-1 point margin
+    (0.1, 0.3, 0, "supports"),  # excludes 0, but lies inside the margin
+    (-0.99, 0.99, 0, "supports"),
+    (-1.0, 1.0, 0, "inconclusive"),  # touching the margin is not inside it
+    (-28.9, 25.8, 0, "inconclusive"),
     (-0.5, 1.5, 0, "inconclusive"),
-    (0.1, 0.3, 0, "contradicts"),
-    (-0.3, -0.1, 0, "contradicts"),
+    (0.2, 1.5, 0, "inconclusive"),  # excludes 0, yet not wholly outside the margin
+    (1.1, 2.0, 0, "contradicts"),
+    (-3.0, -1.01, 0, "contradicts"),
     (math.nan, math.nan, +1, "inconclusive"),
     (math.nan, math.nan, 0, "inconclusive"),
 ])
@@ -128,6 +154,79 @@ def test_verdict_rule(low, high, direction, expected):
 def test_verdict_rejects_unknown_direction():
     with pytest.raises(ValueError, match="direction"):
         verdict(0.1, 0.2, 2)
+
+
+@pytest.mark.parametrize("direction", [-1, 0, 1])
+def test_rule_p_value_is_below_alpha_exactly_when_the_interval_gives_a_verdict(direction):
+    rng = np.random.default_rng(direction + 1)
+    seen = set()
+    for _ in range(400):
+        deltas = rng.normal(rng.uniform(-3, 3), rng.uniform(0.05, 2.0), size=int(rng.integers(2, 8)))
+        s = summarize(deltas)
+        p, v = rule_p_value(s.mean, s.sd, s.n, direction), verdict(s.ci_low, s.ci_high, direction)
+        assert (p < ALPHA) == (v != "inconclusive")
+        seen.add(v)
+    assert seen == {"supports", "contradicts", "inconclusive"}
+
+
+def test_rule_p_value_of_a_directional_claim_is_the_paired_t_test():
+    deltas = np.array([0.4, 1.1, 0.2, 0.9])
+    s = summarize(deltas)
+    assert rule_p_value(s.mean, s.sd, s.n, +1) == pytest.approx(sps.ttest_1samp(deltas, 0).pvalue)
+    assert math.isnan(rule_p_value(1.0, math.nan, 1, +1))
+
+
+def test_holm_adjusts_within_the_family_and_skips_missing_p_values():
+    assert holm([0.01, 0.04, 0.03, math.nan])[:3] == pytest.approx([0.03, 0.06, 0.06])
+    assert math.isnan(holm([0.01, math.nan])[1])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+
+
+# --- power -----------------------------------------------------------------------------------
+
+def test_minimum_detectable_effect_has_the_stated_power_by_simulation():
+    sd, n = 2.0, 3
+    mde = minimum_detectable_effect(sd, n)
+    assert directional_power(mde, sd, n) == pytest.approx(POWER, abs=1e-4)
+    rng = np.random.default_rng(0)
+    x = rng.normal(mde, sd, size=(40_000, n))
+    t = x.mean(1) / (x.std(1, ddof=1) / math.sqrt(n))
+    assert np.mean(np.abs(t) > sps.t.ppf(1 - ALPHA / 2, n - 1)) == pytest.approx(POWER, abs=0.01)
+    # many seeds: the noncentral t approaches the normal formula (z_0.975 + z_0.8) sd / sqrt(n)
+    z = sps.norm.ppf(1 - ALPHA / 2) + sps.norm.ppf(POWER)
+    assert minimum_detectable_effect(sd, 400) == pytest.approx(z * sd / 20, rel=0.01)
+    assert math.isnan(minimum_detectable_effect(sd, 1)) and math.isnan(minimum_detectable_effect(0.0, 3))
+
+
+def test_seed_counts_are_the_smallest_that_reach_their_target():
+    sd = 2.3
+    n = seeds_for_half_width(sd, 1.0)
+    half = lambda k: sps.t.ppf(1 - ALPHA / 2, k - 1) * sd / math.sqrt(k)  # noqa: E731
+    assert half(n) <= 1.0 < half(n - 1)
+    k = seeds_for_power(sd, 1.2)
+    assert directional_power(1.2, sd, k) >= POWER > directional_power(1.2, sd, k - 1)
+    k = seeds_for_power(sd, EQUIVALENCE_MARGIN, equivalence=True)
+    assert equivalence_power(1.0, sd, k) >= POWER > equivalence_power(1.0, sd, k - 1)
+    assert seeds_for_half_width(0.1, 1.0) == 2
+
+
+# --- identical comparisons -------------------------------------------------------------------
+
+def test_config_identity_ignores_labels_seed_and_paths_but_nothing_else(tmp_path):
+    def run(name, **cfg):
+        folder = tmp_path / name
+        folder.mkdir()
+        base = {"model": {"aux": "bn"}, "ablation": name, "variant": name, "seed": 0,
+                "run_dir": str(folder), "results_dir": "x", "logger": {"mode": name}}
+        (folder / "config.yaml").write_text(yaml.safe_dump({**base, **cfg}))
+        return {"run_dir": str(folder), "ablation": name, "variant": name}
+
+    df = pd.DataFrame([run("a"), run("b", seed=3), run("c", model={"aux": "plain"}),
+                       {"run_dir": str(tmp_path / "none"), "ablation": "w", "variant": "v"}])
+    ids = config_identity(df).tolist()
+    assert ids[0] == ids[1] and ids[2] != ids[0] and ids[3] == "w/v"
+
+
 
 
 # --- claims_table / variant_summary ----------------------------------------------------------
@@ -142,11 +241,15 @@ def test_claims_table_columns_rows_and_verdicts():
     ])
     table = claims_table(df, "cpu")
     assert tuple(table.columns) == CLAIMS_COLUMNS
-    assert list(table["claim"]) == [c.claim for c in paper.CLAIMS]
+    assert list(table["claim"]) == [c.claim for c in paper.CLAIMS]  # no config.yaml: all distinct
     row = table.set_index("claim")
-    assert row.loc["aux_bn_vs_plain", "verdict"] == "supports"
-    assert row.loc["aux_bn_vs_plain", "n_seeds"] == 3
-    assert row.loc["aux_bn_vs_plain", "paper_delta"] == pytest.approx(0.4)
+    bn = row.loc["aux_bn_vs_plain"]
+    assert (bn["verdict"], bn["holm_verdict"], bn["n_seeds"]) == ("supports", "supports", 3)
+    assert bn["paper_delta"] == pytest.approx(0.4) and bn["paper_in_ci"] == "false"
+    assert bn["holm_p"] == pytest.approx(bn["p_value"]) and bn["p_value"] < ALPHA  # a family of one
+    assert bn["seeds_for_1pp"] == 2 and bn["commits"] == "abcdef0"
+    assert bn["mde_pp"] == pytest.approx(minimum_detectable_effect(100 * np.std([0, .0005, 0], ddof=1), 3),
+                                         rel=1e-3)
     assert row.loc["aux_plain_vs_none", "verdict"] == "no runs"
     assert math.isnan(row.loc["aux_plain_vs_none", "paper_delta"])
     assert row.loc["label_smoothing", "verdict"] == "inconclusive"  # n = 1
@@ -155,8 +258,43 @@ def test_claims_table_columns_rows_and_verdicts():
     assert (table["scale"] == "cpu").all()
     assert len(table.attrs["run_dirs"]) == 8
     gpu = claims_table(df, "gpu").set_index("claim")
-    assert gpu.loc["resolution_79_vs_299", "verdict"] == "supports"
     assert gpu.loc["aux_bn_vs_plain", "n_seeds"] == 0
+    # 151 vs 299 at gpu: no runs of 151; 79 vs 299 identical deltas: no spread, so no interval
+    assert gpu.loc["resolution_79_vs_299", "verdict"] == "inconclusive"
+    assert gpu.loc["resolution_79_vs_299", "paper_in_ci"] == ""
+
+
+def test_claims_table_shows_an_identical_comparison_once_and_names_shared_runs():
+    """aux_bn_vs_plain and table3_bn_aux compare the same configs; label_smoothing's eps0.1 is the
+    same config as aux's bn, so those claims share runs; Holm counts each comparison once."""
+    same = {("aux", "plain"): "v3-plain-aux", ("table3", "factorized_7x7"): "v3-plain-aux",
+            ("aux", "bn"): "v3", ("table3", "bn_aux"): "v3", ("label_smoothing", "eps0.1"): "v3"}
+    rows = [(a, v, k, 0.80 + (0.01 + 0.002 * (k % 2)) * (v in ("bn", "bn_aux", "eps0.1")) + 0.001 * k)
+            for (a, v) in [*same, ("label_smoothing", "eps0")] for k in range(3)]
+    df = runs(rows)
+    df["config_id"] = [same.get((a, v), f"{a}/{v}") for a, v in zip(df["ablation"], df["variant"])]
+    df.loc[df["ablation"] == "table3", "git_commit"] = "1234567890"
+    table = claims_table(df, "cpu").set_index("claim")
+    assert "table3_bn_aux" not in table.index
+    bn = table.loc["aux_bn_vs_plain"]
+    assert bn["same_comparison_as"] == "table3_bn_aux" and bn["commits"] == "abcdef0"
+    assert bn["shares_runs_with"] == "label_smoothing"
+    assert table.loc["label_smoothing", "shares_runs_with"] == "aux_bn_vs_plain"
+    assert table.loc["table3_rmsprop", "shares_runs_with"] == ""
+    p = table["p_value"].dropna()
+    assert len(p) == 2  # a family of two comparisons, not three claims
+    assert table["holm_p"].dropna().min() == pytest.approx(min(1.0, 2 * p.min()))
+
+
+def test_claims_table_says_what_would_resolve_an_inconclusive_claim():
+    noisy = [0.80, 0.83, 0.79]
+    df = runs([("optimizer", "sgd", k, 0.80) for k in range(3)]
+              + [("optimizer", "rmsprop", k, v) for k, v in enumerate(noisy)])
+    row = claims_table(df, "cpu").set_index("claim").loc["rmsprop_vs_sgd"]
+    sd = 100 * np.std(noisy, ddof=1)
+    assert row["verdict"] == "inconclusive"
+    assert row["seeds_to_resolve"] == seeds_for_power(sd, 0.3)
+    assert row["cpu_hours_to_resolve"] == pytest.approx((row["seeds_to_resolve"] - 3) * 2 * 0.5)
 
 
 def test_variant_summary_orders_variants_and_uses_percent():

@@ -8,6 +8,8 @@ figures it writes against the run records themselves.
 from __future__ import annotations
 
 import json
+import math
+import re
 import shutil
 
 import nbformat
@@ -113,10 +115,11 @@ def test_every_notebook_runs_and_shows_every_table_and_figure(executed):
 
 
 def test_claims_table_matches_the_run_records(executed, trained):
-    out, _ = executed
+    out, notebooks = executed
     claims = table(out, "claims")
     assert tuple(claims.columns) == CLAIMS_COLUMNS
-    assert list(claims["claim"]) == [c.claim for c in CLAIMS]
+    # one commit, so table3's last rung is the same pair of configs as aux's bn vs plain: shown once
+    assert list(claims["claim"]) == [c.claim for c in CLAIMS if c.claim != "table3_bn_aux"]
     assert (claims["n_seeds"] == SEEDS).all() and (claims["scale"] == "cpu").all()
     assert set(claims["verdict"]) <= VERDICTS
     meta = json.loads((out / "tables" / "claims.meta.json").read_text())
@@ -131,7 +134,24 @@ def test_claims_table_matches_the_run_records(executed, trained):
     row = claims.set_index("claim").loc["aux_bn_vs_plain"]
     assert row["ours_delta"] == pytest.approx(sum(deltas) / SEEDS)
     assert row["paper_delta"] == pytest.approx(0.4)
-    assert row["ci_low"] <= row["ours_delta"] <= row["ci_high"]
+    assert row["same_comparison_as"] == "table3_bn_aux"
+    if deltas[0] == deltas[1]:  # no spread over the seeds: no zero-width interval
+        assert math.isnan(row["ci_low"]) and math.isnan(row["ci_high"])
+    else:
+        assert row["ci_low"] <= row["ours_delta"] <= row["ci_high"]
+    summary = shown(notebooks["00_summary"])
+    assert summary[1].startswith("**What this study can and cannot conclude** (scale `cpu`")
+    assert "**The verdict rule, dated " in summary[2]
+
+
+def test_tables_show_fixed_decimals_without_index_or_missing_value_noise(executed):
+    _, notebooks = executed
+    for name, nb in notebooks.items():
+        for text in shown(nb):
+            assert not re.search(r"\bNaN\b|<NA>|\d\.\d+e[-+]\d", text), (name, text[:300])
+            assert not text.startswith("Plot("), name
+    shown_claims = next(t for t in shown(notebooks["00_summary"]) if t.startswith("| claim |"))
+    assert shown_claims.splitlines()[1].startswith("| --- |")  # a Markdown table: no index column
 
 
 def test_incomplete_and_corrupt_runs_are_listed_and_never_averaged(executed):
@@ -148,7 +168,7 @@ def test_incomplete_and_corrupt_runs_are_listed_and_never_averaged(executed):
 
 
 def test_per_claim_tables(executed):
-    out, _ = executed
+    out, notebooks = executed
     overtake = table(out, "aux_overtake")
     assert list(overtake["evaluation"]) == ["first evaluation", "last evaluation"] * 2
     assert (overtake["n_seeds"] == SEEDS).all() and set(overtake["verdict"]) <= VERDICTS
@@ -158,6 +178,9 @@ def test_per_claim_tables(executed):
     assert list(t2["resolution"]) == [79, 151, 299] and list(t2["input_px"]) == [21, 39, 75]
     assert list(t2["paper_top1"]) == [TABLE2_TOP1_ACC[v] for v in ("79", "151", "299")]
     assert (t2["n"] == SEEDS).all() and t2["ours_macs_M"].gt(0).all()
+    assert table(out, "table3")["paper_scale_macs_G"].gt(0).all()
+    assert any(t.startswith("**Table 3's cost column and our count disagree.**") for t in shown(notebooks["05_table3"]))
+    assert any(t.startswith("**The paper's savings are per convolution") for t in shown(notebooks["04_factorization"]))
 
     t3 = table(out, "table3")
     assert list(t3["variant"]) == list(load_ablation("table3").variants)

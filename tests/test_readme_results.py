@@ -35,6 +35,9 @@ def test_the_section_is_rewritten_between_the_markers_and_a_change_in_results_is
     claims = (tmp_path / "results" / "tables" / "claims.md").read_text().strip()
     assert text.startswith("# Title\n\n") and text.endswith(f"{END}\n\n## After\n")
     assert claims in text and "old text" not in text
+    assert "**What this study can and cannot conclude** (scale `cpu`" in text
+    assert "**The verdict rule, dated 2026-12-01**" in text
+    assert "at scale `cpu` they see 21 / 39 / 75 px inputs" in text  # from table2.csv
     assert "![Every claim" in text and "(results/figures/claims.png)" in text
     assert "- `aux`: 6 runs, scale `cpu`, width " in text  # 3 variants x 2 seeds
     assert main(["--root", str(tmp_path)]) == 0 and readme.read_text() == text  # idempotent

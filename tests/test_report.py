@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from types import SimpleNamespace
 
 import matplotlib
@@ -15,6 +16,7 @@ import wandb  # noqa: E402
 from inception_repro.analysis import report  # noqa: E402
 from inception_repro.analysis.plots import Plot  # noqa: E402
 from inception_repro.analysis.stats import variant_order  # noqa: E402
+from inception_repro.analysis.tables import ShownTable  # noqa: E402
 
 
 def wandb_run(run_id, variant, seed, top1):
@@ -80,3 +82,45 @@ def test_costs_table_adds_the_paper_scale_costs_when_make_costs_wrote_them(monke
     assert list(costs.index) == ["none", "bn"] and (costs["n"] == 2).all()
     assert costs["paper_scale_macs_G"].tolist() == pytest.approx([5.0, 5.5])
     assert costs["paper_scale_params_M"].tolist() == pytest.approx([20.0, 25.0])
+
+
+def test_tables_display_fixed_decimals_without_index_nan_or_negative_zero():
+    df = pd.DataFrame({"claim": ["a", "b"], "ours_delta": [-0.001, float("nan")],
+                       "n": pd.array([3, None], dtype="Int64"), "p_value": [0.01234, 1.0],
+                       "ok": [True, False]})
+    shown = ShownTable(df)
+    assert repr(shown) == shown._repr_markdown_() == (
+        "| claim | ours_delta | n | p_value | ok |\n"
+        "| --- | ---: | ---: | ---: | --- |\n"
+        "| a | 0.00 | 3 | 0.012 | true |\n"
+        "| b |  |  | 1.000 | false |\n")
+    assert shown._repr_html_() is None  # so notebooks render the Markdown, not pandas' HTML
+    assert type(shown.set_index("claim")) is pd.DataFrame
+
+
+def test_a_figure_shown_as_text_names_no_machine_path():
+    from matplotlib.figure import Figure
+
+    plot = Plot(Figure(), "cpu", ["/home/someone/results/runs/aux/bn/seed0"])
+    assert repr(plot) == "Figure of 1 runs at scale cpu"
+
+
+def test_what_the_study_can_conclude_is_computed_from_the_claims_table():
+    from inception_repro.analysis.conclusions import conclusions
+    from inception_repro.analysis.stats import claims_table
+
+    rows = [("aux", "plain", k, 0.70 + 0.001 * k) for k in range(3)]
+    rows += [("aux", "bn", k, 0.72 + 0.001 * k + 0.0005 * (k % 2)) for k in range(3)]
+    rows += [("optimizer", "sgd", k, 0.80) for k in range(3)]
+    rows += [("optimizer", "rmsprop", k, v) for k, v in enumerate([0.80, 0.83, 0.79])]
+    runs = pd.DataFrame([{"ablation": a, "variant": v, "seed": s, "test_top1": t, "scale": "cpu",
+                          "status": "complete", "run_dir": f"runs/{a}/{v}/seed{s}", "wall_time_s": 3600.0,
+                          "git_commit": "abc1234"} for a, v, s, t in rows])
+    table = claims_table(runs, "cpu")
+    text = conclusions(table)
+    noisy = table.set_index("claim").loc["rmsprop_vs_sgd"]
+    assert text.startswith("**What this study can and cannot conclude** (scale `cpu`, 3 seeds per comparison)")
+    assert "- Resolved by the rule: 1 of 2; after Holm's adjustment: 1. The other 1 are" in text
+    assert f"| rmsprop_vs_sgd | paper's Δ | 3 | {noisy['seeds_to_resolve']} | {noisy['seeds_to_resolve'] - 3} |" in text
+    assert "aux_bn_vs_plain |" not in text.split("For the other")[1]  # resolved: not in the rest
+    assert conclusions(pd.read_csv(io.StringIO(table.to_csv(index=False)))) == text  # as the README reads it

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from ..provenance import project_root, relative_to_root, write_with_provenance
 from .collect import complete_runs
 from .paper import CLAIMS
-from .stats import paired_delta, summarize, variant_order, variant_summary
+from .stats import EQUIVALENCE_MARGIN, paired_delta, summarize, variant_order, variant_summary
 
 _DIRECTION = {1: "Δ > 0", -1: "Δ < 0", 0: "Δ ≈ 0"}
 
@@ -48,6 +48,9 @@ class Plot:
         return save_figure(self.figure, name, scale=self.scale, run_dirs=self.run_dirs,
                            out_dir=out_dir, command=command)
 
+    def __repr__(self) -> str:
+        return f"Figure of {len(self.run_dirs)} runs at scale {self.scale}"
+
     def _repr_png_(self) -> bytes:
         buf = io.BytesIO()
         self.figure.savefig(buf, format="png", dpi=100, bbox_inches="tight")
@@ -73,6 +76,13 @@ def _legend_once(ax: Axes) -> None:
     unique = dict(zip(labels, handles))
     if unique:
         ax.legend(unique.values(), unique.keys(), fontsize=8)
+
+
+def _legend_outside(fig: Figure, ax: Axes) -> None:
+    """One legend entry per label, below the axes, where it cannot cover a point."""
+    unique = dict(zip(*reversed(ax.get_legend_handles_labels())))
+    if unique:
+        fig.legend(unique.values(), unique.keys(), loc="outside lower center", ncols=2, fontsize=8)
 
 
 def _yerr(mean: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
@@ -149,8 +159,10 @@ def plot_learning_curves(history: pd.DataFrame, ablation: str, scale: str,
 
 def plot_accuracy_vs_cost(runs_df: pd.DataFrame, scale: str, metric: str = "test_top1",
                           cost: str = "macs", ablations: list[str] | None = None) -> Plot:
-    """Mean `metric` (95% CI bars) per ablation variant against its multiply-adds per image as
-    the runs counted them (summary `macs`, in millions); runs without a cost are warned about."""
+    """Small multiples, one row per ablation variant (sorted by cost): left its multiply-adds per
+    image as the runs counted them (summary `macs`, millions), right its mean `metric` with the
+    95% interval and every seed. Labels are the rows' names, so they never collide. Runs without
+    a cost are warned about and left out."""
     rows = complete_runs(runs_df, scale)
     if ablations is not None:
         rows = rows[rows["ablation"].isin(ablations)]
@@ -158,20 +170,34 @@ def plot_accuracy_vs_cost(runs_df: pd.DataFrame, scale: str, metric: str = "test
         missing = sorted(rows.loc[rows[cost].isna(), "run_dir"])
         warnings.warn(f"left out runs without {cost}: {missing}", stacklevel=2)
         rows = rows.dropna(subset=[cost])
-    fig = Figure(figsize=(7, 4.5), layout="constrained")
-    ax = fig.subplots()
-    for i, (ablation, group) in enumerate(rows.groupby("ablation")):
-        for variant, g in group.groupby("variant"):
-            s = summarize(100.0 * g[metric])
-            c = g[cost].mean() / 1e6
-            ax.errorbar(c, s.mean, _yerr(np.array([s.mean]), np.array([s.ci_low]),
-                                         np.array([s.ci_high])),
-                        fmt="o", capsize=3, color=f"C{i}", label=ablation)
-            ax.annotate(f"{variant} (n={s.n})", (c, s.mean), textcoords="offset points",
-                        xytext=(4, 4), fontsize=7)
-    ax.set(xlabel=f"{cost}: multiply-adds per image (millions)", ylabel=metric_label(metric),
-           title=f"accuracy vs cost, mean ± 95% CI (scale={scale})")
-    _legend_once(ax)
+    points = []
+    for ablation in sorted(rows["ablation"].unique()):
+        group = rows[rows["ablation"] == ablation]
+        for variant in variant_order(ablation, group["variant"]):
+            g = group[group["variant"] == variant]
+            points.append((g[cost].mean() / 1e6, ablation, variant, summarize(100.0 * g[metric]),
+                           100.0 * g[metric].to_numpy()))
+    points.sort(key=lambda p: p[0])
+    fig = Figure(figsize=(8, 1.2 + 0.42 * max(len(points), 1)), layout="constrained")
+    ax_cost, ax_acc = fig.subplots(1, 2, sharey=True, width_ratios=[1, 2])
+    y = np.arange(len(points))[::-1]
+    labels = [f"{v} (n={s.n})" if ablations and len(ablations) == 1 else f"{a}/{v} (n={s.n})"
+              for _, a, v, s, _ in points]
+    ax_cost.barh(y, [p[0] for p in points], color="0.7")
+    for yi, (c, *_rest) in zip(y, points):
+        ax_cost.annotate(f"{c:.2f}", (c, yi), xytext=(-3, 0), textcoords="offset points",
+                         ha="right", va="center", fontsize=7)
+    ax_cost.set(xlabel=f"{cost}: multiply-adds per image (millions)", title="cost")
+    ax_cost.set_yticks(y, labels, fontsize=8)
+    for yi, (_, _, _, s, seeds) in zip(y, points):
+        ax_acc.scatter(seeds, np.full(len(seeds), yi - 0.18), s=12, color="0.6", label="one seed")
+        ax_acc.errorbar(s.mean, yi, xerr=_yerr(np.array([s.mean]), np.array([s.ci_low]),
+                                                np.array([s.ci_high])),
+                        fmt="o", capsize=3, color="C0", label="mean ± 95% CI (n≥2)")
+    ax_acc.set(xlabel=metric_label(metric), title="accuracy", ylim=(-0.7, len(points) - 0.3))
+    _legend_outside(fig, ax_acc)
+    fig.suptitle(f"{', '.join(ablations) if ablations else 'all ablations'}: accuracy and cost "
+                 f"per variant (scale={scale})", fontsize=10)
     return Plot(fig, scale, sorted(rows["run_dir"]))
 
 
@@ -189,17 +215,21 @@ def plot_claims(claims: pd.DataFrame) -> Plot:
                 fmt="o", capsize=3, color="C0", label=f"ours (scale={scale}) ± 95% CI")
     ax.scatter(claims["paper_delta"], y, marker="D", color="C3", label="paper (ImageNet)")
     for yi, row in zip(y, claims.itertuples(index=False)):
+        if by_id[row.claim].direction == 0:
+            ax.plot([-EQUIVALENCE_MARGIN, EQUIVALENCE_MARGIN], [yi, yi], color="C2", alpha=0.3, lw=7,
+                    solid_capstyle="butt", label=f"'no difference' margin ±{EQUIVALENCE_MARGIN:g} pt")
         if np.isnan(row.paper_delta):
             ax.annotate(f"paper: {_DIRECTION[by_id[row.claim].direction]}", (0, yi), fontsize=7,
                         color="C3", xytext=(0, 5), textcoords="offset points", ha="center")
-        ax.annotate(f"{row.verdict} (n={row.n_seeds})", (1.01, yi), xycoords=("axes fraction", "data"),
-                    fontsize=8, va="center")
+        ax.annotate(f"{row.verdict}; Holm: {row.holm_verdict} (n={row.n_seeds})", (1.01, yi),
+                    xycoords=("axes fraction", "data"), fontsize=8, va="center")
     ax.axvline(0, color="0.5", lw=0.8)
-    ax.set_yticks(y, [f"{c} ({s})" for c, s in zip(claims["claim"], claims["paper_section"])],
-                  fontsize=8)
+    names = [c if not same else f"{c} = {same}" for c, same in
+             zip(claims["claim"], claims["same_comparison_as"].fillna(""))]
+    ax.set_yticks(y, [f"{c} ({s})" for c, s in zip(names, claims["paper_section"])], fontsize=8)
     ax.set(xlabel="Δ top-1 accuracy, variant − control (percentage points)",
-           title=f"Paper claims: paired Δ over seeds (ours, scale={scale}) vs paper",
+           title=f"Paper claims: paired Δ over seeds (ours, scale={scale}) vs paper; "
+                 "verdict raw and after Holm",
            ylim=(-0.7, len(claims) - 0.3))
-    handles, labels = ax.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=8)
+    _legend_outside(fig, ax)
     return Plot(fig, scale, list(claims.attrs["run_dirs"]))

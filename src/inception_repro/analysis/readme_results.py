@@ -1,8 +1,11 @@
 """README's "Results" section, written from results/ (``make notebooks`` ends with it).
 
-Nothing in the section is typed by hand: the claims table is ``results/tables/claims.md`` as
-``notebooks/00_summary.ipynb`` wrote it, the provenance line comes from its ``.meta.json``, and
-each ablation's training budget is read from the ``config.yaml`` of the runs that table used.
+Nothing in the section is typed by hand: what the study can conclude is computed from
+``results/tables/claims.csv``, the claims table is ``results/tables/claims.md`` as
+``notebooks/00_summary.ipynb`` wrote it, the provenance line comes from its ``.meta.json``, the
+verdict rule is ``conclusions.RULE``, figure captions that carry numbers read them from
+``results/tables``, and each ablation's training budget is read from the ``config.yaml`` of the
+runs that table used.
 The section sits between two markers in README.md; ``python -m inception_repro.analysis.readme_results``
 rewrites it, and ``--check`` exits 1 when README.md is out of date with results/.
 """
@@ -15,9 +18,11 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
 from ..provenance import atomic_write, project_root
+from .conclusions import COLUMN_GUIDE, RULE, conclusions
 
 BEGIN = "<!-- results:begin (written by python -m inception_repro.analysis.readme_results) -->"
 END = "<!-- results:end -->"
@@ -25,9 +30,20 @@ KEY_FIGURES = (
     ("claims", "Every claim: our paired delta and its 95% interval beside the paper's delta"),
     ("aux_curves", "§4: validation top-1 during training, no aux / aux / BN aux"),
     ("table3_variants", "Table 3: the cumulative ladder"),
-    ("resolution_variants", "Table 2: 79 / 151 / 299 px receptive fields at about the same cost"),
-    ("factorization_accuracy_vs_cost", "Factorizations: accuracy against multiply-adds"),
+    ("resolution_variants", "Table 2's three stems (receptive fields 79 / 151 / 299 px)"),
+    ("factorization_accuracy_vs_cost", "Factorizations: multiply-adds per image and accuracy per variant"),
 )
+
+
+def resolution_caption(tables: Path) -> str:
+    """What Table 2's stems saw and cost at the study's scale, from ``table2.csv``."""
+    path = tables / "table2.csv"
+    if not path.is_file():
+        return ""
+    t2 = pd.read_csv(path)
+    return (f": at scale `{t2['scale'].iloc[0]}` they see {' / '.join(map(str, t2['input_px']))} px "
+            f"inputs and cost {' / '.join(f'{m:.2f}' for m in t2['ours_macs_M'])} million "
+            "multiply-adds per image")
 
 
 class MissingMarkers(RuntimeError):
@@ -63,6 +79,8 @@ def render(root: Path) -> str:
     lines = [
         BEGIN,
         "",
+        conclusions(pd.read_csv(tables / "claims.csv")),
+        "",
         f"Scale `{meta['scale']}`; written {meta['date'][:10]} from commit `{meta['git_commit'][:7]}` "
         f"by `{meta['command']}`. Deltas are top-1 percentage points of the variant over its control, "
         "paired by seed; `ci_low` / `ci_high` bound the 95% t-interval. The paper's deltas are "
@@ -71,12 +89,17 @@ def render(root: Path) -> str:
         "",
         (tables / "claims.md").read_text().strip(),
         "",
+        COLUMN_GUIDE,
+        "",
+        RULE,
+        "",
         "The runs behind the table (from each run's `config.yaml` and `summary.json`):",
         "",
         *budget_lines(root, meta["run_dirs"]),
         "",
     ]
     for name, caption in KEY_FIGURES:
+        caption += resolution_caption(tables) if name == "resolution_variants" else ""
         if (figures / f"{name}.png").exists():
             lines += [f"**{caption}** (`results/figures/{name}.png`)", "", f"![{caption}](results/figures/{name}.png)", ""]
     return "\n".join([*lines, END])

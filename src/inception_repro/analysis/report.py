@@ -19,7 +19,7 @@ import yaml
 
 from ..ablations import ablation_names, load_ablation
 from ..paths import CONFIG_DIR
-from ..provenance import project_root
+from ..provenance import project_root, relative_to_root
 from .collect import (
     COLUMNS,
     collect_history,
@@ -38,20 +38,28 @@ from .plots import (
     plot_learning_curves,
     plot_variants,
 )
+from .conclusions import COLUMN_GUIDE, RULE, conclusions
 from .stats import NO_RUNS, claims_table, paired_delta, summarize, variant_order, variant_summary, verdict
-from .tables import write_table
+from .tables import ShownTable, write_table
 
 SOURCES = ("local", "wandb")
 
 
 @dataclass(frozen=True)
-class Note:
-    """A one-line message a notebook shows in place of a table or figure."""
+class Text:
+    """Markdown a notebook shows as prose (its numbers computed, never typed)."""
 
     text: str
 
     def __repr__(self) -> str:
         return self.text
+
+    def _repr_markdown_(self) -> str:
+        return self.text
+
+
+class Note(Text):
+    """A one-line message a notebook shows, in bold, in place of a table or figure."""
 
     def _repr_markdown_(self) -> str:
         return f"**{self.text}**"
@@ -109,7 +117,8 @@ def load(results_dir: str | Path = "results", source: str = "local", scale: str 
     results = root / Path(results_dir)
     out_dir = root / Path(output_dir) if output_dir is not None else results
     command = f"notebooks/{notebook}.ipynb (source={source}, scale={scale})"
-    study = Study(pd.DataFrame(columns=COLUMNS), scale, source, str(results), out_dir, command)
+    study = Study(pd.DataFrame(columns=COLUMNS), scale, source, relative_to_root([results])[0], out_dir,
+                  command)
     if source == "wandb":
         try:
             import wandb
@@ -123,7 +132,7 @@ def load(results_dir: str | Path = "results", source: str = "local", scale: str 
             return study
         study.runs = runs[(runs["scale"] == scale) | runs["scale"].isna()].reset_index(drop=True)
     elif not results.is_dir():
-        study.problem = f"No results folder at {results}: run an ablation first (`make ablation-aux`)."
+        study.problem = f"No results folder at {study.location}: run an ablation first (`make ablation-aux`)."
     else:
         study.runs = collect_runs(results, scale)
     return study
@@ -146,9 +155,12 @@ def _missing(study: Study, ablation: str | None = None) -> Note | None:
                 f"`{_make_target(ablation)} SCALE={study.scale}`.")
 
 
-def _write(study: Study, table: pd.DataFrame, name: str) -> pd.DataFrame:
+def _write(study: Study, table: pd.DataFrame, name: str) -> ShownTable:
+    """Write `table` with provenance; return it for display (fixed decimals, no index, no NaN)."""
     write_table(table, name, out_dir=study.out_dir / "tables", command=study.command)
-    return table
+    shown = ShownTable(table)
+    shown.attrs.update(table.attrs)
+    return shown
 
 
 def _save(study: Study, plot: Plot, name: str) -> Plot:
@@ -195,11 +207,25 @@ def claims(study: Study, ablation: str | None = None) -> pd.DataFrame | Note:
     table = claims_table(study.runs, study.scale)
     name = "claims"
     if ablation is not None:
-        ids = [c.claim for c in CLAIMS if c.ablation == ablation]
-        table = _with_provenance(table[table["claim"].isin(ids)].reset_index(drop=True), study,
-                                 table.attrs["run_dirs"])
+        ids = {c.claim for c in CLAIMS if c.ablation == ablation}
+        tests = [bool(ids & {claim, *filter(None, same.split(", "))})
+                 for claim, same in zip(table["claim"], table["same_comparison_as"])]
+        table = _with_provenance(table[tests].reset_index(drop=True), study, table.attrs["run_dirs"])
         name = f"{ablation}_claims"
     return _write(study, table, name)
+
+
+def verdict_rule() -> Text:
+    """The dated verdict rule, what happened before it, and what the claims table's columns mean."""
+    return Text(f"{RULE}\n\n{COLUMN_GUIDE}")
+
+
+def what_it_can_conclude(study: Study) -> Text | Note:
+    """`conclusions.conclusions` of the study's claims table: what is resolved, what the runs could
+    detect, and the seeds and hours the rest would take."""
+    if (note := _missing(study)) is not None:
+        return note
+    return Text(conclusions(claims_table(study.runs, study.scale)))
 
 
 def claims_figure(study: Study) -> Plot | Note:
@@ -353,9 +379,66 @@ def table3_ladder(study: Study) -> pd.DataFrame | Note:
          "paper_cost_bn_ops": paper[v].cost_bn_ops,
          "paper_delta": round(paper[c].top1_err - paper[v].top1_err, 2) if c else float("nan"), **o}
         for (v, c), o in zip(rungs, ours)])
+    paper_scale = _paper_scale_macs(study, "table3")
+    if paper_scale is not None:
+        table.insert(table.columns.get_loc("paper_cost_bn_ops") + 1, "paper_scale_macs_G",
+                     table["variant"].map(paper_scale))
     rows = complete_runs(study.runs, study.scale)
     return _write(study, _with_provenance(table, study, rows.loc[rows["ablation"] == "table3", "run_dir"]),
                   "table3")
+
+
+def _paper_scale_macs(study: Study, ablation: str) -> dict[str, float] | None:
+    """Variant -> multiply-adds at the paper's size in billions (`make costs`), or None."""
+    paper = paper_costs(study)
+    if not isinstance(paper, pd.DataFrame):
+        return None
+    rows = paper[paper["ablation"] == ablation]
+    return dict(zip(rows["variant"], rows["macs"] / 1e9))
+
+
+def table3_cost_note(study: Study) -> Text | Note:
+    """Table 3's cost column (the paper's "billions of ops") beside our multiply-adds of the same
+    rungs at the paper's size: how far they disagree, and why they cannot be compared."""
+    macs = _paper_scale_macs(study, "table3")
+    if macs is None:
+        return paper_costs(study)
+    first, last = TABLE3[3], TABLE3[-1]  # Inception-v2, and v2 + everything (= v3)
+    ours_first, ours_last = macs[first.variant], macs[last.variant]
+    return Text(
+        f"**Table 3's cost column and our count disagree.** The paper prints {first.cost_bn_ops:g} → "
+        f"{last.cost_bn_ops:g} billion \"ops\" from `{first.variant}` to `{last.variant}` "
+        f"(+{last.cost_bn_ops / first.cost_bn_ops - 1:.0%}, all of it at the factorized-7x7 rung); "
+        f"`make costs` counts {ours_first:.2f} → {ours_last:.2f} billion multiply-adds for the same "
+        f"rungs of our network at 299 px (+{ours_last / ours_first - 1:.0%}). Ours are the multiply-adds "
+        "of one eval-mode forward (every convolution and linear layer; the auxiliary head does not run), "
+        "counted by PyTorch's FlopCounterMode. The paper does not say what it counts as an operation, "
+        "and its Inception-v2 is its own network: our `v2_sgd` rung is Inception-v3's layout with a "
+        "7x7 stem, SGD, no label smoothing and a plain auxiliary head, our reading of it. Neither the "
+        "levels nor the step agree, so the paper's column is shown as printed and the rungs' costs are "
+        "compared only within our own count.")
+
+
+def factorization_cost_note(study: Study) -> Text | Note:
+    """§3 and §5's savings as the paper states them (per convolution) beside what our counts of the
+    whole network at the paper's size show."""
+    macs = _paper_scale_macs(study, "factorization")
+    if macs is None:
+        return paper_costs(study)
+    base = macs["baseline"]
+
+    def saving(other: str) -> str:
+        return f"{1 - base / macs[other]:.1%}"
+
+    return Text(
+        "**The paper's savings are per convolution; ours are the whole network's.** §3.1's 28% is "
+        "two 3x3 against one 5x5 of equal width (2 x 9 = 18 against 25 weights per channel pair) and "
+        "§3.2's 33% is 1x3 + 3x1 against 3x3 (6 against 9). Counted over the whole Inception-v3 at "
+        f"299 px (`make costs`), two 3x3 in place of each 5x5 save {saving('conv5x5')} of the "
+        f"multiply-adds, 1x7 + 7x1 in place of each 7x7 save {saving('full7x7')}, and the efficient "
+        f"grid reduction saves {saving('conv_first')} against convolving first while costing "
+        f"{base / macs['pool_first'] - 1:.1%} more than pooling first. How large a share a factorized "
+        "convolution is of its branch, and its branch of the network, decides the difference.")
 
 
 def paper_costs(study: Study) -> pd.DataFrame | Note:
@@ -363,8 +446,9 @@ def paper_costs(study: Study) -> pd.DataFrame | Note:
     from the study's tables folder."""
     path = study.out_dir / "tables" / "model_costs.csv"
     if not path.is_file():
-        return Note(f"No {path}: run `make costs` for the paper-scale parameters and multiply-adds.")
-    return pd.read_csv(path, dtype={"variant": str})
+        return Note(f"No {relative_to_root([path])[0]}: run `make costs` for the paper-scale parameters "
+                    "and multiply-adds.")
+    return ShownTable(pd.read_csv(path, dtype={"variant": str}))
 
 
 def costs_table(study: Study, ablation: str | None = None) -> pd.DataFrame | Note:
