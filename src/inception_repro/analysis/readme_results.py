@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from ..cli import run_cli
 from ..provenance import atomic_write, project_root
 
 BEGIN = "<!-- results:begin (written by python -m inception_repro.analysis.readme_results) -->"
@@ -115,4 +116,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main, sys.argv[1:]))  # one line, the traceback in a crash.log

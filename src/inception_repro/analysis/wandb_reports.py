@@ -22,6 +22,7 @@ from wandb_workspaces import expr
 from wandb_workspaces.reports import v2 as wr
 
 from ..ablations import Ablation, ablation_names, load_ablation
+from ..cli import run_cli
 from ..paths import CONFIG_DIR
 from .paper import CLAIMS
 
@@ -127,4 +128,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main, sys.argv[1:]))  # one line, the traceback in a crash.log

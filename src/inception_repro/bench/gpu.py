@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from inception_repro.cli import run_cli
 from inception_repro.models import InceptionConfig, InceptionV3
 from inception_repro.provenance import provenance
 from inception_repro.training.module import inception_loss
@@ -204,4 +205,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_cli(main, sys.argv[1:]))  # one line, the traceback in a crash.log
