@@ -103,7 +103,7 @@ def test_bad_run_input_is_one_line_and_writes_nothing(argv, expected, capsys, re
     ("argv", "expected"),
     [
         (["data=imagefolder"], "data=imagefolder is not available at scale=cpu (it trains on Fashion-MNIST subsets)"),
-        (["data=imagefolder", "scale=gpu"], "data.root is required: pass data.root=<value>"),
+        (["data=imagefolder", "scale=gpu"], "data.root is required for data=imagefolder: pass data.root=<value>"),
         (["logger=wandb", "logger.mode=loud"], "logger.mode='loud': must be one of online, offline, disabled"),
         (["scale=cpu", "seed=1.5"], "seed=1.5: must be an integer >= 0"),
     ],

@@ -97,6 +97,15 @@ def test_clear_removes_only_a_folder_recording_this_run(tmp_path):
     assert not folder.root.exists()
 
 
+@pytest.mark.parametrize("override", ["variant=../x", "seed=3", "run_dir=results/one", "+ablation=table3"])
+def test_a_grid_refuses_overrides_of_what_it_sets_per_run(override, tmp_path, capsys):
+    """Else the grid silently replaced them (variant, seed) or trained every run into one folder (run_dir)."""
+    argv = ["aux", "--seeds", "1", "--", f"results_dir={tmp_path}", "allow_outside_results=true", override]
+    assert ablate.main(argv) == 2
+    assert f"error: {override}: a grid sets ablation, variant, seed, run_dir for each of its runs" in _error_line(capsys)
+    assert not any(tmp_path.iterdir())
+
+
 def test_a_grid_refuses_an_ablation_name_that_is_a_path(tmp_path, capsys):
     assert ablate.main(["../configs/ablations/aux", "--", f"results_dir={tmp_path}", "allow_outside_results=true"]) == 2
     assert "unknown ablation '../configs/ablations/aux'" in _error_line(capsys)

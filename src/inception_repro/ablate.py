@@ -36,6 +36,7 @@ from inception_repro.slurm import LAUNCHERS, is_hydra_override, send_grid
 from inception_repro.train import restart_run, train_run
 
 console = Console()
+GRID_KEYS = ("ablation", "variant", "seed", "run_dir")  # set per run by the grid, never by its overrides
 
 
 @dataclass
@@ -69,6 +70,12 @@ def plan_grid(
     (they resume); ``retry_failed`` restarts the failed runs only.
     """
     ablation = load_ablation(name)
+    set_here = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") in GRID_KEYS]
+    if set_here:
+        raise ConfigError(
+            f"{set_here[0]}: a grid sets {', '.join(GRID_KEYS)} for each of its runs; choose seeds with SEEDS=, "
+            "or train one run with python -m inception_repro.train"
+        )
     common = [f"ablation={name}", *([f"scale={scale}"] if scale else []), *overrides]
     first = compose_run([*common, f"variant={ablation.control}"])
     seed_list = parse_seeds(seeds if seeds is not None else str(first.scale.seeds))

@@ -1,4 +1,4 @@
-"""Provenance for everything written to results/ (DESIGN.md, "Results are data with provenance").
+"""Provenance for everything written to results/: results are data with provenance.
 
 `provenance()` says which code, command, machine and date made an output; `write_with_provenance()`
 writes an output's files atomically and a `<name>.meta.json` beside them.

@@ -52,6 +52,9 @@ def build_datamodule(data: dict[str, Any], input_size: int, seed: int) -> pl.Lig
     name = data.pop("name")
     if name not in DATAMODULES:
         raise ConfigError(f"unknown data {name!r}; valid: {', '.join(DATAMODULES)}")
+    missing = [key for key, value in data.items() if value == "???"]
+    if missing:
+        raise ConfigError(f"data.{missing[0]} is required for data={name}: pass data.{missing[0]}=<value>")
     return DATAMODULES[name](input_size=input_size, seed=seed, **data)
 
 

@@ -8,12 +8,14 @@ composed through the same config path as training, at scale=paper (width 1.0, 29
 from __future__ import annotations
 
 import argparse
+import sys
 
 import pandas as pd
 
 from inception_repro.ablations import ablation_names, load_ablation
 from inception_repro.analysis.paper import TABLE3
 from inception_repro.analysis.tables import write_table
+from inception_repro.cli import run_cli
 from inception_repro.config import compose_run
 from inception_repro.models.config import InceptionConfig
 from inception_repro.models.costs import model_costs
@@ -56,4 +58,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_cli(main, sys.argv[1:]))  # one line, the traceback in a crash.log

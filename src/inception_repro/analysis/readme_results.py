@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from ..cli import run_cli
 from ..provenance import atomic_write, project_root
 from .conclusions import COLUMN_GUIDE, RULE, conclusions
 
@@ -138,4 +139,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main, sys.argv[1:]))  # one line, the traceback in a crash.log

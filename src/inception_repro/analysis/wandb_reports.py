@@ -28,6 +28,7 @@ from wandb_workspaces import expr
 from wandb_workspaces.reports import v2 as wr
 
 from ..ablations import Ablation, ablation_names, load_ablation
+from ..cli import run_cli
 from ..training.tracking import credentials_found, server_url
 from .collect import collect_runs
 from .paper import CLAIMS
@@ -191,4 +192,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main, sys.argv[1:]))  # one line, the traceback in a crash.log

@@ -29,6 +29,7 @@ from rich.table import Table
 
 from inception_repro.bench.lightning import lightning_overhead
 from inception_repro.bench.loops import Shape, scaling_point, torchvision_ratio
+from inception_repro.cli import run_cli
 from inception_repro.config import compose_run
 from inception_repro.models import InceptionConfig
 from inception_repro.provenance import atomic_write, provenance
@@ -162,4 +163,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main, sys.argv[1:]))  # one line, the traceback in a crash.log

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from inception_repro.cli import run_cli
 from inception_repro.models import InceptionConfig, InceptionV3
 from inception_repro.provenance import provenance
 from inception_repro.training.module import inception_loss
@@ -135,7 +136,7 @@ def aux_overrides(results_dir: Path, data_root: str | None, train_subset: int, e
     """The gpu-scale aux runs' overrides. The LR follows the cpu scale's short-budget rule (0.045 at
     the run's own batch, decay every 0.1 epoch): the paper's 0.045 x 128 / 1600 left the first H200
     run (100 steps) at chance."""
-    return [f"results_dir={results_dir}", "logger=none", f"data.train_subset={train_subset}",
+    return [f"results_dir={results_dir}", "allow_outside_results=true", "logger=none", f"data.train_subset={train_subset}",
             f"trainer.max_epochs={epochs}", "data.num_workers=4", "optimizer.reference_batch=128",
             "optimizer.epochs_per_decay=0.1", *([f"data.root={data_root}"] if data_root else [])]
 
@@ -204,4 +205,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_cli(main, sys.argv[1:]))  # one line, the traceback in a crash.log

@@ -64,7 +64,7 @@ class ExactResume(pl.Callback):
 
     Saves the python, numpy, torch (and CUDA) RNG states in each checkpoint and restores them:
     Lightning's checkpoints hold none of them, so without this a resumed run draws different
-    augmentations and dropout masks than the uninterrupted one (ANCHORS.md). numpy's state is
+    augmentations and dropout masks than the uninterrupted one. numpy's state is
     stored as plain lists so the checkpoint loads with ``weights_only``. The data order is the
     data module's part (``data.loaders.ResumableTrainData``). On restore, history rows that the
     killed process logged after the checkpoint are dropped: they are logged again.
