@@ -28,6 +28,20 @@ def inception_loss(out: torch.Tensor | InceptionOutputs, target: torch.Tensor, l
     return main + aux_weight * aux, main, aux
 
 
+def recipe_optimizer(hp: dict[str, Any], params, global_batch: int, steps_per_epoch: float):
+    """The optimizer config ``hp`` built (§8): its LR at ``reference_batch`` scaled linearly to
+    ``global_batch``, and the staircase schedule (``lr_decay_rate`` every ``epochs_per_decay``
+    epochs) to step after every optimizer step. Returns (optimizer, schedule)."""
+    hp = dict(hp)
+    lr = scaled_lr(hp.pop("lr"), hp.pop("reference_batch"), global_batch)
+    rate, epochs_per_decay = hp.pop("lr_decay_rate"), hp.pop("epochs_per_decay")
+    optimizer = build_optimizer(hp.pop("name"), params, lr, **hp)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: staircase_factor(step, steps_per_epoch, epochs_per_decay, rate)
+    )
+    return optimizer, schedule
+
+
 class InceptionLitModule(pl.LightningModule):
     """Training, validation and test of one network; raw and EMA weights are both evaluated.
 
@@ -167,12 +181,7 @@ class InceptionLitModule(pl.LightningModule):
         self._log_eval("test")
 
     def configure_optimizers(self):
-        hp = dict(self.hparams.optimizer)
-        lr = scaled_lr(hp.pop("lr"), hp.pop("reference_batch"), self.global_batch)
-        rate, epochs_per_decay = hp.pop("lr_decay_rate"), hp.pop("epochs_per_decay")
-        optimizer = build_optimizer(hp.pop("name"), self.model.parameters(), lr, **hp)
         steps_per_epoch = self.trainer.estimated_stepping_batches / max(1, self.trainer.max_epochs)
-        schedule = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: staircase_factor(step, steps_per_epoch, epochs_per_decay, rate)
-        )
+        optimizer, schedule = recipe_optimizer(self.hparams.optimizer, self.model.parameters(), self.global_batch,
+                                               steps_per_epoch)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
