@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
+from pathlib import Path
 
+import pytest
 import torch
 
 from inception_repro.bench.cpu import Settings, report, run, write
@@ -79,3 +82,35 @@ def test_gpu_bench_refuses_unknown_modes_and_a_missing_gpu_in_one_line(capsys, t
         assert gpu.main(["--out", str(tmp_path / "x.json")]) == 2
         assert capsys.readouterr().err == "error: no CUDA device here; run it on a lent GPU, or with --device cpu --tiny\n"
     assert not (tmp_path / "x.json").exists()
+
+
+def _documented_aux_command() -> list[str]:
+    """The overrides of the device's aux-grid command in docs/benchmarks.md."""
+    docs = (Path(__file__).parents[1] / "docs" / "benchmarks.md").read_text()
+    (line,) = [ln.strip() for ln in docs.splitlines() if ln.strip().startswith("python3 -m inception_repro.ablate aux")]
+    args = shlex.split(line.split(" 2>&1")[0])
+    assert args[3:8] == ["aux", "--scale", "gpu", "--seeds", "1"], args
+    return args[args.index("--") + 1:]
+
+
+def test_the_documented_gpu_aux_grid_is_the_gpu_scale_at_299_px_within_its_budget():
+    """3 variants x 1 seed, full width at 299 px, bf16 channels_last batch 512 with the short-budget LR
+    rule, W&B offline, the committed study's results_dir; 3 epochs of the 55k training images fit
+    ~6 minutes even at the eager rate the earlier bench measured (bf16 channels_last, batch 128)."""
+    from inception_repro.ablate import plan_grid
+    from inception_repro.training.schedule import scaled_lr
+
+    planned = plan_grid("aux", "gpu", "1", _documented_aux_command(), force=True)  # force: reads no record
+    assert [(p.variant, p.seed) for p in planned] == [("none", 0), ("plain", 0), ("bn", 0)]
+    for run in planned:
+        cfg = run.cfg
+        assert (cfg.scale.name, cfg.model.aux, cfg.model.input_size, cfg.model.width) == ("gpu", run.variant, 299, 1.0)
+        assert (cfg.data.name, cfg.data.root, cfg.data.train_subset, cfg.data.batch_size) == ("fashion_mnist", ".devdata", None, 512)
+        assert (cfg.trainer.precision, cfg.trainer.channels_last, cfg.trainer.compile) == ("bf16-mixed", True, False)
+        assert scaled_lr(cfg.optimizer.lr, cfg.optimizer.reference_batch, cfg.data.batch_size) == pytest.approx(0.18)
+        assert cfg.optimizer.epochs_per_decay == 0.1 and cfg.trainer.checkpoint_every_minutes >= 10
+        assert (cfg.logger.name, cfg.logger.mode, cfg.results_dir) == ("wandb", "offline", "results")
+    eager_images_per_s, overhead_s = 2200, 17  # configs/scale/gpu.yaml's budget
+    train_images = 60000 - planned[0].cfg.data.val_size
+    minutes = len(planned) * (planned[0].cfg.trainer.max_epochs * train_images / eager_images_per_s + overhead_s) / 60
+    assert minutes <= 6.0

@@ -6,9 +6,10 @@ ladder: fp32 (TF32), bf16, + channels_last, + batch 512, + torch.compile, + CUDA
 (compile's reduce-overhead mode). Each rung: images/s over timed steps on batches already on the
 device, model-FLOPs utilisation against the chip's dense BF16 peak, host-device syncs per step
 (CUDA's sync debug mode over ``log_every_n_steps`` steps) and peak device memory. Then, at the
-fastest rung: the same step written as a plain loop (``bench.loops.PlainLoop``), and the full
-pipelines: the Fashion-MNIST data module (uint8 28 px, resized on the device), the ImageFolder
-loader (CPU JPEG decode) and device JPEG decode, both on synthetic JPEGs. results/bench/gpu.json
+fastest rung: the same step written as a plain loop (``bench.loops.PlainLoop``); at the fastest
+eager rung (no compile per pipeline), the full pipelines: the Fashion-MNIST data module (uint8
+28 px, resized on the device), the ImageFolder loader (CPU JPEG decode in 16 workers) and device
+JPEG decode, both on synthetic JPEGs. results/bench/gpu.json
 is rewritten after every measurement, so a run cut off keeps what it measured; its top level has
 ``lightning_images_per_s`` (fastest rung) and ``mfu``.
 
@@ -26,16 +27,15 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterable
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 
+from inception_repro.bench.device_timing import StepTimer, bench_trainer, synchronize
 from inception_repro.bench.loops import PlainLoop
 from inception_repro.bench.pipelines import DeviceDecodedBatches, write_jpeg_folder
 from inception_repro.config import compose_run
@@ -116,87 +116,6 @@ def device_batches(cfg: DictConfig, n: int, device: torch.device, seed: int = 1)
     distinct = [(torch.rand(b, c, s, s, generator=g).mul_(2).sub_(1).to(device),
                  torch.randint(0, NUM_CLASSES, (b,), generator=g).to(device)) for _ in range(min(n, 4))]
     return [distinct[i % len(distinct)] for i in range(n)]
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-@contextmanager
-def counted_syncs(device: torch.device):
-    """Counts what waits for the device: on CUDA, the operations its sync debug mode warns about;
-    elsewhere, tensor reads into Python (item, tolist, bool, float, int). Yields a one-item list."""
-    count = [0]
-    if device.type == "cuda":
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            torch.cuda.set_sync_debug_mode("warn")
-            try:
-                yield count
-            finally:
-                torch.cuda.set_sync_debug_mode("default")
-                count[0] = sum("synchroniz" in str(w.message) for w in caught)
-        return
-    names = ("item", "tolist", "__bool__", "__float__", "__int__")
-    originals = {name: getattr(torch.Tensor, name) for name in names}
-
-    def counting(original):
-        def read(self, *args, **kwargs):
-            count[0] += 1
-            return original(self, *args, **kwargs)
-        return read
-
-    for name, original in originals.items():
-        setattr(torch.Tensor, name, counting(original))
-    try:
-        yield count
-    finally:
-        for name, original in originals.items():
-            setattr(torch.Tensor, name, original)
-
-
-class StepTimer(pl.Callback):
-    """Device-synchronized wall time of optimizer steps [warmup, warmup + steps), then the syncs of
-    the ``counted`` steps after them; ``total`` steps in all."""
-
-    def __init__(self, device: torch.device, warmup: int, steps: int, counted: int = 0) -> None:
-        self.device, self.warmup, self.steps, self.counted = device, warmup, steps, counted
-        self.seconds = self.start = 0.0
-        self.syncs: int | None = None
-        self._counting = None
-
-    @property
-    def total(self) -> int:
-        return self.warmup + self.steps + self.counted
-
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        if trainer.global_step == self.warmup:
-            synchronize(self.device)
-            self.start = time.perf_counter()
-        if self.counted and trainer.global_step == self.warmup + self.steps:
-            self._counting = counted_syncs(self.device)
-            self._count = self._counting.__enter__()
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if trainer.global_step == self.warmup + self.steps:
-            synchronize(self.device)
-            self.seconds = time.perf_counter() - self.start
-        if self._counting is not None and trainer.global_step == self.total:
-            self._counting.__exit__(None, None, None)
-            self._counting, self.syncs = None, self._count[0]
-
-
-def bench_trainer(cfg: DictConfig, timer: StepTimer, folder: Path) -> pl.Trainer:
-    """A Trainer set up as a run's (precision, clipping, logging cadence, cuDNN benchmark) for the
-    timer's steps (over as many epochs as that takes), without validation, checkpoints or progress bar."""
-    t = cfg.trainer
-    return pl.Trainer(
-        accelerator=t.accelerator, devices=1, max_epochs=-1, max_steps=timer.total, precision=t.precision,
-        gradient_clip_val=t.gradient_clip_val, gradient_clip_algorithm="norm", log_every_n_steps=t.log_every_n_steps,
-        benchmark=True, logger=False, callbacks=[timer], limit_val_batches=0, num_sanity_val_steps=0,
-        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, default_root_dir=folder,
-    )
 
 
 def _rate(images: int, seconds: float, flops: int, peak: float) -> dict:
@@ -304,16 +223,18 @@ class Report:
         atomic_write(self.out, lambda p: p.write_text(text))
 
     def _summarize(self) -> None:
-        done = {k: v for k, v in self.data.get("lightning", {}).items() if v.get("images_per_s")}
-        if done:
-            best = max(done, key=lambda k: done[k]["images_per_s"])
-            rate = done[best]["images_per_s"]
-            self.data.update(best_mode=best, lightning_images_per_s=rate, mfu=done[best]["mfu"],
+        best = self.best_mode()
+        if best is not None:
+            measured = self.data["lightning"][best.name]
+            rate = measured["images_per_s"]
+            self.data.update(best_mode=best.name, lightning_images_per_s=rate, mfu=measured["mfu"],
                              target_met=rate >= TARGET_IMAGES_PER_S, goal_met=rate >= GOAL_IMAGES_PER_S)
 
-    def best_mode(self) -> Mode | None:
-        name = self.data.get("best_mode")
-        return next((m for m in LADDER if m.name == name), None)
+    def best_mode(self, eager: bool = False) -> Mode | None:
+        """The fastest rung timed (``eager``: of those without torch.compile)."""
+        rates = {k: v["images_per_s"] for k, v in self.data.get("lightning", {}).items() if v.get("images_per_s")}
+        modes = [m for m in LADDER if m.name in rates and not (eager and m.compile)]
+        return max(modes, key=lambda m: rates[m.name], default=None)
 
 
 def _attempt(report: Report, section: str, key: str | None, measure: Callable[[], dict]) -> None:
@@ -355,12 +276,13 @@ def run(out: Path, device: torch.device, sizes: Sizes, modes: Iterable[Mode], da
             return report.data
         if "plain" not in skip:
             _attempt(report, "plain_loop", None, lambda: plain_loop(best, sizes, device, flops, peak))
-        if "pipelines" not in skip:
-            per_class = -(-2 * sizes.batch(best) // NUM_CLASSES)  # two batches, read again every epoch
+        eager = report.best_mode(eager=True)
+        if "pipelines" not in skip and eager is not None:  # eager: no compile per pipeline (the 3-channel ones recompile)
+            per_class = -(-2 * sizes.batch(eager) // NUM_CLASSES)  # two batches, read again every epoch
             jpegs = write_jpeg_folder(folder / "jpegs", NUM_CLASSES, per_class)
             for name in ("fashion_mnist", "imagefolder", "device_decode"):
                 _attempt(report, "pipelines", name,
-                         lambda: pipeline(name, best, sizes, device, flops, peak, folder, data_root, jpegs))
+                         lambda: pipeline(name, eager, sizes, device, flops, peak, folder, data_root, jpegs))
     return report.data
 
 
