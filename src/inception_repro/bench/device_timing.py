@@ -77,8 +77,19 @@ class StepTimer(pl.Callback):
             synchronize(self.device)
             self.seconds = time.perf_counter() - self.start
         if self._counting is not None and trainer.global_step == self.total:
+            self._stop_counting()
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        if self._counting is not None:  # fewer steps than planned: the count is partial, so none is kept
             self._counting.__exit__(None, None, None)
-            self._counting, self.syncs = None, self._count[0]
+            self._counting = None
+
+    def on_exception(self, trainer, pl_module, exception) -> None:
+        self.on_train_end(trainer, pl_module)
+
+    def _stop_counting(self) -> None:
+        self._counting.__exit__(None, None, None)
+        self._counting, self.syncs = None, self._count[0]
 
 
 def bench_trainer(cfg: DictConfig, timer: StepTimer, folder: Path) -> pl.Trainer:
