@@ -34,10 +34,11 @@ class WeightEMA(nn.Module):
         decay = self.current_decay()
         averaged = [*self.module.parameters(), *self.module.buffers()]
         current = [*model.parameters(), *model.buffers()]
-        floats = [a.is_floating_point() for a in averaged]
-        torch._foreach_lerp_([a for a, f in zip(averaged, floats) if f], [c for c, f in zip(current, floats) if f],
-                             1.0 - decay)
-        torch._foreach_copy_([a for a, f in zip(averaged, floats) if not f], [c for c, f in zip(current, floats) if not f])
+        floats = [(a, c) for a, c in zip(averaged, current) if a.is_floating_point()]
+        counters = [(a, c) for a, c in zip(averaged, current) if not a.is_floating_point()]  # BN's num_batches_tracked
+        torch._foreach_lerp_([a for a, _ in floats], [c for _, c in floats], 1.0 - decay)
+        if counters:
+            torch._foreach_copy_([a for a, _ in counters], [c for _, c in counters])
         self.num_updates += 1
         self._updates += 1
 
