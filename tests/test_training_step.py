@@ -86,17 +86,32 @@ def test_the_training_step_syncs_only_on_the_steps_it_logs(tmp_path, fmnist_cach
 
 
 @needs_fashion_mnist
-def test_a_non_finite_loss_between_checks_fails_the_run_at_its_step(tmp_path, fmnist_cache):
-    """The loss is checked every ``log_every_n_steps`` steps: the failure still names the first bad step,
-    and the checkpoint is never written past it."""
-    overrides = [*tiny_run_overrides(tmp_path, fmnist_cache), "ablation=aux", "variant=bn", "optimizer=sgd",
-                 "optimizer.lr=1e15", f"data.train_subset={16 * STEPS}", "trainer.log_every_n_steps=100",
-                 "trainer.checkpoint_every_n_steps=1"]
-    with one_thread():
-        summary = train.train_run(compose_run(overrides))
-    assert summary["status"] == "failed" and summary["failure"].startswith("non-finite loss nan at step ")
+def test_a_non_finite_loss_fails_the_run_before_any_checkpoint_past_it(tmp_path, fmnist_cache):
+    """Checked before every checkpoint (here one per step, the history every 100): the failure names the
+    first bad step and the checkpoint is that step's starting weights, as when every step was checked."""
+    summary = _diverging_run(tmp_path, fmnist_cache, "trainer.log_every_n_steps=100", "trainer.checkpoint_every_n_steps=1")
     failed_at = int(summary["failure"].rsplit(" ", 1)[1])
     run_dir = run_folder(tmp_path)
     checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
     assert checkpoint["global_step"] == failed_at < STEPS
     assert json.loads((run_dir / "summary.json").read_text())["failure"] == summary["failure"]
+
+
+@needs_fashion_mnist
+def test_a_non_finite_loss_is_caught_at_the_next_logged_step(tmp_path, fmnist_cache):
+    """No checkpoint in between: the step goes on without a sync until the history's next row."""
+    summary = _diverging_run(tmp_path, fmnist_cache, f"trainer.log_every_n_steps={EVERY}",
+                             "trainer.checkpoint_every_minutes=null")
+    failed_at = int(summary["failure"].rsplit(" ", 1)[1])
+    assert summary["global_step"] % EVERY == 0 and failed_at < summary["global_step"] <= failed_at + EVERY
+    assert not (run_folder(tmp_path) / "checkpoints" / "last.ckpt").exists()
+
+
+def _diverging_run(tmp_path, fmnist_cache, *overrides: str) -> dict:
+    """SGD at LR 1e15: the loss is NaN within a few steps; the run's summary."""
+    cfg = compose_run([*tiny_run_overrides(tmp_path, fmnist_cache), "ablation=aux", "variant=bn", "optimizer=sgd",
+                       "optimizer.lr=1e15", f"data.train_subset={16 * STEPS}", *overrides])
+    with one_thread():
+        summary = train.train_run(cfg)
+    assert summary["status"] == "failed" and summary["failure"].startswith("non-finite loss nan at step "), summary
+    return summary
