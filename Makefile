@@ -109,6 +109,6 @@ lab: $(STAMP)
 report: $(STAMP)
 	$(PY) -m inception_repro.analysis.wandb_reports $(if $(SCALE),--scale $(SCALE))
 
-# One prepared script for a lent GPU (<= 8 min on an H200); writes results/bench/gpu.json.
+# The real Lightning training step on one GPU (<= 8 min on an H200; docs/benchmarks.md): results/bench/gpu.json.
 bench-gpu: $(STAMP)
 	$(PY) -m inception_repro.bench.gpu --out results/bench/gpu.json --source-commit $$(git rev-parse --short HEAD)

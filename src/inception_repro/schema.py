@@ -138,7 +138,8 @@ class Trainer:
     limit_val_batches: float | None = ranged(**POSITIVE)
     limit_test_batches: float | None = ranged(**POSITIVE)
     val_check_interval: float = ranged(**POSITIVE)
-    checkpoint_every_n_steps: int = ranged(1)
+    checkpoint_every_n_steps: int | None = ranged(1)
+    checkpoint_every_minutes: float | None = ranged(**POSITIVE)
 
 
 @dataclass(kw_only=True)

@@ -77,7 +77,9 @@ def build_trainer(cfg: DictConfig, folder: RunFolder, throughput: ThroughputMoni
     """The run's Trainer, without loggers (``_fit`` attaches them): it touches no file, so a bad
     ``trainer.*`` value fails before the run folder is created."""
     t = cfg.trainer
-    checkpoint = LastCheckpoint(folder.last_checkpoint, t.checkpoint_every_n_steps, checkpoint_identity(cfg))
+    checkpoint = LastCheckpoint(
+        folder.last_checkpoint, checkpoint_identity(cfg), t.checkpoint_every_n_steps, t.checkpoint_every_minutes
+    )
     progress = pl.callbacks.RichProgressBar() if sys.stdout.isatty() else pl.callbacks.TQDMProgressBar(refresh_rate=100)
     optional = {k: t[k] for k in ("limit_train_batches", "limit_val_batches", "limit_test_batches") if t[k] is not None}
     try:
@@ -101,6 +103,7 @@ def _trainer(t: DictConfig, folder: RunFolder, callbacks: list, optional: dict[s
         log_every_n_steps=t.log_every_n_steps,
         val_check_interval=t.val_check_interval,
         deterministic=t.deterministic,
+        benchmark=not t.deterministic,  # cuDNN picks the fastest convolution algorithms (GPU only)
         num_sanity_val_steps=0,
         enable_model_summary=False,
         logger=False,

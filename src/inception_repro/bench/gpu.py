@@ -1,207 +1,316 @@
-"""``make bench-gpu``: one prepared script for a single GPU (an H200 here), under 8 minutes.
+"""``make bench-gpu``: the project's real Lightning training step on one GPU (an H200), under 8 minutes.
 
-Measures training images/s of the full network at 299 px for fp32 (cuDNN's TF32 on, PyTorch's
-default), bf16, bf16 + channels_last and + torch.compile; model-FLOPs utilisation against the
-chip's dense BF16 peak; eager vs compiled losses on the same batches; GPU JPEG decoding (the
-fast ImageNet input path); and a short aux ablation at 299 px through the real grid runner.
-Writes one JSON file with provenance.
+The gpu scale's run (aux/bn: full width, 299 px, aux head, Fashion-MNIST's 10 classes, one
+channel), through ``InceptionLitModule`` under a Trainer set up as a run's, at each rung of a
+ladder: fp32 (TF32), bf16, + channels_last, + batch 512, + torch.compile, + CUDA graphs
+(compile's reduce-overhead mode). Each rung: images/s over timed steps on batches already on the
+device, model-FLOPs utilisation against the chip's dense BF16 peak, host-device syncs per step
+(CUDA's sync debug mode over ``log_every_n_steps`` steps) and peak device memory. Then, at the
+fastest rung: the same step written as a plain loop (``bench.loops.PlainLoop``); at the fastest
+eager rung (no compile per pipeline), the full pipelines: the Fashion-MNIST data module (uint8
+28 px, resized on the device), the ImageFolder loader (CPU JPEG decode in 16 workers) and device
+JPEG decode, both on synthetic JPEGs. results/bench/gpu.json
+is rewritten after every measurement, so a run cut off keeps what it measured; its top level has
+``lightning_images_per_s`` (fastest rung) and ``mfu``.
+
+``--device cpu --tiny`` runs every section at toy sizes on the CPU (the tests do).
 """
 
 from __future__ import annotations
 
 import argparse
-import io
+import gc
 import json
+import os
 import sys
+import tempfile
 import time
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+from omegaconf import DictConfig, OmegaConf
+from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 
+from inception_repro.bench.device_timing import StepTimer, bench_trainer, synchronize
+from inception_repro.bench.loops import PlainLoop
+from inception_repro.bench.pipelines import DeviceDecodedBatches, write_jpeg_folder
 from inception_repro.cli import run_cli
+from inception_repro.config import compose_run
 from inception_repro.models import InceptionConfig, InceptionV3
-from inception_repro.provenance import provenance
+from inception_repro.provenance import atomic_write, provenance
+from inception_repro.train import build_datamodule, build_module, model_config
 from inception_repro.training.module import inception_loss
 
-H200_BF16_DENSE_FLOPS = 989e12  # ANCHORS.md
-MODES = {
-    "fp32": dict(dtype=None, channels_last=False, compile=False),
-    "bf16": dict(dtype=torch.bfloat16, channels_last=False, compile=False),
-    "bf16_channels_last": dict(dtype=torch.bfloat16, channels_last=True, compile=False),
-    "bf16_channels_last_compile": dict(dtype=torch.bfloat16, channels_last=True, compile=True),
-}
+H200_BF16_DENSE_FLOPS = 989e12  # NVIDIA's H200 datasheet, dense (no sparsity)
+TARGET_IMAGES_PER_S, GOAL_IMAGES_PER_S = 4000, 6000  # one H200, 299 px, aux head
+NUM_CLASSES = 10
+OUT = Path("results/bench/gpu.json")
 
 
-def train_flops_per_image(cfg: InceptionConfig) -> int:
+@dataclass(frozen=True)
+class Mode:
+    """One rung of the ladder: the trainer's precision, memory format, per-device batch, and
+    ``compile``: None (eager) or a torch.compile mode ("reduce-overhead" captures CUDA graphs)."""
+
+    name: str
+    precision: str
+    channels_last: bool
+    batch: int
+    compile: str | None = None
+
+
+LADDER = (
+    Mode("fp32", "32-true", False, 128),
+    Mode("bf16", "bf16-mixed", False, 128),
+    Mode("bf16_channels_last", "bf16-mixed", True, 128),
+    Mode("bf16_channels_last_b512", "bf16-mixed", True, 512),
+    Mode("bf16_channels_last_b512_compile", "bf16-mixed", True, 512, "default"),
+    Mode("bf16_channels_last_b512_cuda_graphs", "bf16-mixed", True, 512, "reduce-overhead"),
+)
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much to run: the defaults fit 8 minutes on an H200; ``tiny`` is seconds on a CPU."""
+
+    warmup: int = 5
+    compile_warmup: int = 12
+    steps: int = 20
+    pipeline_steps: int = 12
+    tiny: bool = False
+
+    def batch(self, mode: Mode) -> int:
+        return 2 if self.tiny else mode.batch
+
+
+TINY = Sizes(warmup=1, compile_warmup=1, steps=2, pipeline_steps=2, tiny=True)
+
+
+def run_config(mode: Mode, sizes: Sizes, device: str, *overrides: str) -> DictConfig:
+    """The gpu scale's aux/bn run at ``mode``; tiny: width 0.125 at 75 px."""
+    tiny = ["model.width=0.125", "model.input_size=75", "trainer.log_every_n_steps=2"] if sizes.tiny else []
+    return compose_run([
+        "scale=gpu", "ablation=aux", "variant=bn", "logger=none", f"trainer.accelerator={device}",
+        f"trainer.precision={mode.precision}", f"trainer.channels_last={mode.channels_last}",
+        f"data.batch_size={sizes.batch(mode)}", *tiny, *overrides,
+    ])
+
+
+def train_flops_per_image(cfg: DictConfig, num_classes: int = NUM_CLASSES) -> int:
     """FLOPs of one training step per image (forward with the aux head + backward), counted."""
-    model = InceptionV3(cfg).train()
-    x = torch.randn(2, cfg.in_chans, cfg.pixels, cfg.pixels)
+    model = InceptionV3(InceptionConfig.from_dict(model_config(cfg, num_classes))).train()
+    x = torch.randn(2, model.cfg.in_chans, model.cfg.pixels, model.cfg.pixels)
     with FlopCounterMode(display=False) as counter:
         loss, _, _ = inception_loss(model(x), torch.zeros(2, dtype=torch.long), 0.1, 0.4)
         loss.backward()
     return counter.get_total_flops() // 2
 
 
-def _setup(cfg: InceptionConfig, mode: dict, seed: int = 0):
-    torch.manual_seed(seed)
-    model = InceptionV3(cfg).cuda()
-    if mode["channels_last"]:
-        model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.RMSprop(model.parameters(), lr=0.045 * 128 / 1600, alpha=0.9, eps=1.0, momentum=0.9,
-                                    weight_decay=4e-5)
-    if mode["compile"]:
-        model.compile()
-    return model, optimizer
+def device_batches(cfg: DictConfig, n: int, device: torch.device, seed: int = 1) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """``n`` batches of the run's input shape already on ``device``: 4 distinct ones, cycled."""
+    g = torch.Generator().manual_seed(seed)
+    b, c, s = int(cfg.data.batch_size), int(cfg.data.in_chans), int(cfg.model.input_size)
+    distinct = [(torch.rand(b, c, s, s, generator=g).mul_(2).sub_(1).to(device),
+                 torch.randint(0, NUM_CLASSES, (b,), generator=g).to(device)) for _ in range(min(n, 4))]
+    return [distinct[i % len(distinct)] for i in range(n)]
 
 
-def _step(model, optimizer, x, y, mode) -> torch.Tensor:
-    with torch.autocast("cuda", dtype=mode["dtype"], enabled=mode["dtype"] is not None):
-        loss, _, _ = inception_loss(model(x), y, 0.1, 0.4)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), 2.0)
-    optimizer.step()
-    return loss.detach()
+def _rate(images: int, seconds: float, flops: int, peak: float) -> dict:
+    rate = images / seconds if seconds > 0 else None
+    return {"images_per_s": rate, "mfu": rate * flops / peak if rate else None}
 
 
-def _batches(n: int, batch: int, cfg: InceptionConfig, channels_last: bool, seed: int = 1):
-    g = torch.Generator(device="cuda").manual_seed(seed)
-    out = []
-    for _ in range(n):
-        x = torch.randn(batch, 3, cfg.pixels, cfg.pixels, device="cuda", generator=g)
-        y = torch.randint(0, cfg.num_classes, (batch,), device="cuda", generator=g)
-        out.append((x.contiguous(memory_format=torch.channels_last) if channels_last else x, y))
-    return out
+def _reset_memory(device: torch.device) -> None:
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
 
 
-def throughput(cfg: InceptionConfig, mode: dict, batch: int, steps: int, warmup: int) -> dict:
-    model, optimizer = _setup(cfg, mode)
-    data = _batches(4, batch, cfg, mode["channels_last"])
+def _peak_memory_gib(device: torch.device) -> float | None:
+    return torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
+
+
+def lightning_mode(mode: Mode, sizes: Sizes, device: torch.device, flops: int, peak: float, folder: Path) -> dict:
+    """images/s, MFU, syncs per step and peak memory of the real Lightning step at ``mode``."""
+    cfg = run_config(mode, sizes, device.type)
+    _reset_memory(device)
+    torch.manual_seed(0)
+    module = build_module(cfg, NUM_CLASSES)
+    if mode.compile:
+        module.model.compile(mode=mode.compile)
+    warmup = sizes.compile_warmup if mode.compile else sizes.warmup
+    counted = int(cfg.trainer.log_every_n_steps)
+    timer = StepTimer(device, warmup, sizes.steps, counted)
     start = time.perf_counter()
-    for i in range(warmup):
-        _step(model, optimizer, *data[i % 4], mode)
-    torch.cuda.synchronize()
-    warmup_s = time.perf_counter() - start
-    begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    begin.record()
-    for i in range(steps):
-        _step(model, optimizer, *data[i % 4], mode)
-    end.record()
-    torch.cuda.synchronize()
-    step_ms = begin.elapsed_time(end) / steps
-    return {"batch": batch, "step_ms": step_ms, "images_per_s": batch * 1000 / step_ms, "warmup_s": warmup_s,
-            "peak_memory_gib": torch.cuda.max_memory_allocated() / 2**30}
+    batches = DataLoader(device_batches(cfg, timer.total, device), batch_size=None)  # each item is a batch
+    bench_trainer(cfg, timer, folder).fit(module, train_dataloaders=batches)
+    batch = int(cfg.data.batch_size)
+    return {**asdict(mode), "batch": batch, **_rate(batch * sizes.steps, timer.seconds, flops, peak),
+            "step_ms": 1000 * timer.seconds / sizes.steps, "warmup_and_compile_s": time.perf_counter() - start - timer.seconds,
+            "syncs_per_step": timer.syncs / counted if timer.syncs is not None else None, "counted_steps": counted,
+            "peak_memory_gib": _peak_memory_gib(device)}
 
 
-def eager_vs_compiled(cfg: InceptionConfig, batch: int, steps: int) -> dict:
-    """Losses of the same init on the same batches, eager and compiled (bf16, channels_last)."""
-    losses = {}
-    for name, compiled in (("eager", False), ("compiled", True)):
-        mode = {**MODES["bf16_channels_last"], "compile": compiled}
-        model, optimizer = _setup(cfg, mode, seed=123)
-        data = _batches(steps, batch, cfg, True, seed=7)
-        losses[name] = [float(_step(model, optimizer, x, y, mode)) for x, y in data]
-    diffs = [abs(a - b) / abs(a) for a, b in zip(losses["eager"], losses["compiled"])]
-    return {**losses, "max_relative_difference": max(diffs), "final_relative_difference": diffs[-1]}
-
-
-def jpeg_decode(n: int = 512, size: int = 299) -> dict:
-    """GPU JPEG decoding (torchvision.io.decode_jpeg on the device) vs one CPU core."""
-    from PIL import Image
-    from torchvision.io import decode_jpeg
-
-    g = torch.Generator().manual_seed(0)
-    encoded = []
-    for _ in range(16):
-        array = (torch.rand(size, size, 3, generator=g) * 255).to(torch.uint8).numpy()
-        buffer = io.BytesIO()
-        Image.fromarray(array).save(buffer, format="JPEG", quality=90)
-        encoded.append(torch.frombuffer(bytearray(buffer.getvalue()), dtype=torch.uint8))
-    batch = [encoded[i % 16] for i in range(n)]
-    decode_jpeg(batch[:32], device="cuda")
-    torch.cuda.synchronize()
+def plain_loop(mode: Mode, sizes: Sizes, device: torch.device, flops: int, peak: float) -> dict:
+    """The same step by hand (no Lightning) at ``mode``, on the same batches."""
+    cfg = run_config(mode, sizes, device.type)
+    _reset_memory(device)
+    torch.manual_seed(0)
+    warmup = sizes.compile_warmup if mode.compile else sizes.warmup
+    batches = device_batches(cfg, warmup + sizes.steps, device)
+    loop = PlainLoop(cfg, NUM_CLASSES, steps_per_epoch=len(batches), compile=mode.compile).to(device)
+    for x, y in batches[:warmup]:
+        loop.step(x, y)
+    synchronize(device)
     start = time.perf_counter()
-    decode_jpeg(batch, device="cuda")
-    torch.cuda.synchronize()
-    gpu = n / (time.perf_counter() - start)
+    for x, y in batches[warmup:]:
+        loop.step(x, y)
+    synchronize(device)
+    seconds = time.perf_counter() - start
+    batch = int(cfg.data.batch_size)
+    return {**asdict(mode), "batch": batch, **_rate(batch * sizes.steps, seconds, flops, peak),
+            "peak_memory_gib": _peak_memory_gib(device)}
+
+
+def pipeline(name: str, mode: Mode, sizes: Sizes, device: torch.device, flops: int, peak: float, folder: Path,
+             data_root: str | None, jpegs: Path) -> dict:
+    """The Lightning step at ``mode`` fed by a real input pipeline: ``fashion_mnist`` (the gpu
+    scale's data module), ``imagefolder`` (CPU decode, slim's augmentation in loader workers) or
+    ``device_decode`` (``DeviceDecodedBatches``)."""
+    workers = min(16, os.cpu_count() or 1)
+    data = {"fashion_mnist": [*([f"data.root={data_root}"] if data_root else [])],
+            "imagefolder": ["data=imagefolder", f"data.root={jpegs}", f"data.num_workers={workers}"],
+            "device_decode": ["data=imagefolder", f"data.root={jpegs}"]}[name]
+    cfg = run_config(mode, sizes, device.type, *data)
+    _reset_memory(device)
+    torch.manual_seed(0)
+    module = build_module(cfg, NUM_CLASSES)
+    if mode.compile:
+        module.model.compile(mode=mode.compile)
+    warmup = sizes.compile_warmup if mode.compile else sizes.warmup
+    timer = StepTimer(device, warmup, sizes.pipeline_steps)
+    trainer = bench_trainer(cfg, timer, folder)
+    if name == "device_decode":
+        batches = DeviceDecodedBatches(jpegs / "train", int(cfg.data.batch_size), int(cfg.model.input_size), device,
+                                       workers)
+        trainer.fit(module, train_dataloaders=batches)
+    else:
+        trainer.fit(module, datamodule=build_datamodule(OmegaConf.to_container(cfg.data), int(cfg.model.input_size), 0))
+    batch = int(cfg.data.batch_size)
+    return {"pipeline": name, "mode": mode.name, "batch": batch,
+            **_rate(batch * sizes.pipeline_steps, timer.seconds, flops, peak), "peak_memory_gib": _peak_memory_gib(device)}
+
+
+class Report:
+    """results/bench/gpu.json, rewritten (atomically) after every measurement."""
+
+    def __init__(self, out: Path, header: dict, command: str, source_commit: str | None) -> None:
+        self.out, self.data, self.command, self.source_commit = out, dict(header), command, source_commit
+
+    def add(self, section: str, key: str | None, value) -> None:
+        if key is None:
+            self.data[section] = value
+        else:
+            self.data.setdefault(section, {})[key] = value
+        self._summarize()
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        meta = provenance(command=self.command, source_commit=self.source_commit)
+        text = json.dumps({**self.data, "provenance": meta}, indent=2, default=str) + "\n"
+        atomic_write(self.out, lambda p: p.write_text(text))
+
+    def _summarize(self) -> None:
+        best = self.best_mode()
+        if best is not None:
+            measured = self.data["lightning"][best.name]
+            rate = measured["images_per_s"]
+            self.data.update(best_mode=best.name, lightning_images_per_s=rate, mfu=measured["mfu"],
+                             target_met=rate >= TARGET_IMAGES_PER_S, goal_met=rate >= GOAL_IMAGES_PER_S)
+
+    def best_mode(self, eager: bool = False) -> Mode | None:
+        """The fastest rung timed (``eager``: of those without torch.compile)."""
+        rates = {k: v["images_per_s"] for k, v in self.data.get("lightning", {}).items() if v.get("images_per_s")}
+        modes = [m for m in LADDER if m.name in rates and not (eager and m.compile)]
+        return max(modes, key=lambda m: rates[m.name], default=None)
+
+
+def _attempt(report: Report, section: str, key: str | None, measure: Callable[[], dict]) -> None:
+    """Run one measurement and record it, or record why it failed (the bench goes on)."""
     start = time.perf_counter()
-    for data in batch[:128]:
-        decode_jpeg(data)
-    cpu = 128 / (time.perf_counter() - start)
-    return {"images": n, "size": size, "gpu_images_per_s": gpu, "cpu_one_core_images_per_s": cpu}
+    try:
+        result = measure()
+    except Exception as error:  # noqa: BLE001 - one mode failing (out of memory, no CUDA graphs) must not end the bench
+        result = {"error": f"{error.__class__.__name__}: {' '.join(str(error).split())[:300]}"}
+    result["wall_s"] = round(time.perf_counter() - start, 1)
+    report.add(section, key, result)
+    shown = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in result.items()
+             if k in ("images_per_s", "mfu", "syncs_per_step", "peak_memory_gib", "error", "wall_s")}
+    print(f"{section}{'/' + key if key else ''}: {shown}", flush=True)
 
 
-def aux_overrides(results_dir: Path, data_root: str | None, train_subset: int, epochs: int) -> list[str]:
-    """The gpu-scale aux runs' overrides. The LR follows the cpu scale's short-budget rule (0.045 at
-    the run's own batch, decay every 0.1 epoch): the paper's 0.045 x 128 / 1600 left the first H200
-    run (100 steps) at chance."""
-    return [f"results_dir={results_dir}", "allow_outside_results=true", "logger=none", f"data.train_subset={train_subset}",
-            f"trainer.max_epochs={epochs}", "data.num_workers=4", "optimizer.reference_batch=128",
-            "optimizer.epochs_per_decay=0.1", *([f"data.root={data_root}"] if data_root else [])]
-
-
-def aux_ablation(results_dir: Path, data_root: str | None, train_subset: int, epochs: int) -> dict:
-    """The real grid runner on the gpu scale (full width, 299 px, Fashion-MNIST resized), one seed."""
-    from inception_repro import ablate
-    from inception_repro.runs import RunFolder, run_path
-
-    overrides = aux_overrides(results_dir, data_root, train_subset, epochs)
-    start = time.perf_counter()
-    code = ablate.main(["aux", "--scale", "gpu", "--seeds", "1", "--", *overrides])
-    runs = {}
-    for variant in ("none", "plain", "bn"):
-        summary = RunFolder(run_path(results_dir, "gpu", "aux", variant, 0)).read_summary() or {}
-        runs[variant] = {k: summary.get(k) for k in ("status", "test_top1", "test_top1_raw", "val_top1",
-                                                     "train_images_per_s", "wall_time_s", "epochs", "device")}
-    return {"exit_code": code, "overrides": overrides, "wall_s": time.perf_counter() - start, "runs": runs}
-
-
-def main(argv: list[str] | None = None) -> None:
-    argv = sys.argv[1:] if argv is None else argv
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="results/bench/gpu.json")
-    parser.add_argument("--batch", type=int, default=128)
-    parser.add_argument("--steps", type=int, default=40)
-    parser.add_argument("--data-root", default=None, help="Fashion-MNIST files (the device has no internet)")
-    parser.add_argument("--aux-train-subset", type=int, default=36000)
-    parser.add_argument("--aux-epochs", type=int, default=2)
-    parser.add_argument("--skip", nargs="*", default=[], help="sections to skip: modes compile jpeg aux")
-    parser.add_argument("--source-commit", default=None, help="the commit of the code run (the device copy has no .git)")
-    args = parser.parse_args(argv)
-    torch.backends.cudnn.benchmark = True
-    cfg = InceptionConfig()  # Inception-v3, aux=bn, 1000 classes, 299 px
+def run(out: Path, device: torch.device, sizes: Sizes, modes: Iterable[Mode], data_root: str | None,
+        command: str = "make bench-gpu", source_commit: str | None = None, skip: Iterable[str] = ()) -> dict:
+    """Every section in order (``skip``: plain, pipelines); returns what was written to ``out``."""
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    cfg = run_config(LADDER[-1], sizes, device.type)
     flops = train_flops_per_image(cfg)
-    report: dict = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "model": cfg.to_dict(),
-                    "train_flops_per_image": flops, "peak_flops": H200_BF16_DENSE_FLOPS}
+    peak = H200_BF16_DENSE_FLOPS
+    header = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+              "torch": torch.__version__, "model": model_config(cfg, NUM_CLASSES), "train_flops_per_image": flops,
+              "peak_flops": peak, "target_images_per_s": TARGET_IMAGES_PER_S, "goal_images_per_s": GOAL_IMAGES_PER_S,
+              "sizes": asdict(sizes)}
+    report = Report(out, header, command, source_commit)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for mode in modes:
+            if mode.compile and device.type != "cuda":
+                report.add("lightning", mode.name, {**asdict(mode), "skipped": "torch.compile is timed on CUDA only"})
+                continue
+            _attempt(report, "lightning", mode.name, lambda: lightning_mode(mode, sizes, device, flops, peak, folder))
+        best = report.best_mode()
+        if best is None:
+            return report.data
+        if "plain" not in skip:
+            _attempt(report, "plain_loop", None, lambda: plain_loop(best, sizes, device, flops, peak))
+        eager = report.best_mode(eager=True)
+        if "pipelines" not in skip and eager is not None:  # eager: no compile per pipeline (the 3-channel ones recompile)
+            per_class = -(-2 * sizes.batch(eager) // NUM_CLASSES)  # two batches, read again every epoch
+            jpegs = write_jpeg_folder(folder / "jpegs", NUM_CLASSES, per_class)
+            for name in ("fashion_mnist", "imagefolder", "device_decode"):
+                _attempt(report, "pipelines", name,
+                         lambda: pipeline(name, eager, sizes, device, flops, peak, folder, data_root, jpegs))
+    return report.data
 
-    def save() -> None:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        meta = provenance(source_commit=args.source_commit, command="make bench-gpu (" + " ".join(argv or []) + ")")
-        Path(args.out).write_text(json.dumps({**report, "provenance": meta}, indent=2, default=str) + "\n")
 
-    if "modes" not in args.skip:
-        report["throughput_299"] = {}
-        for name, mode in MODES.items():
-            result = throughput(cfg, mode, args.batch, args.steps, warmup=15 if mode["compile"] else 5)
-            result["mfu"] = result["images_per_s"] * flops / H200_BF16_DENSE_FLOPS
-            report["throughput_299"][name] = result
-            print(f"{name:28s} {result['images_per_s']:8.0f} img/s  MFU {result['mfu']:.1%}  "
-                  f"warmup {result['warmup_s']:.0f}s", flush=True)
-            save()
-    if "compile" not in args.skip:
-        report["eager_vs_compiled"] = eager_vs_compiled(cfg, batch=64, steps=20)
-        print("eager vs compiled max rel. loss diff", report["eager_vs_compiled"]["max_relative_difference"], flush=True)
-        save()
-    if "jpeg" not in args.skip:
-        report["jpeg_decode"] = jpeg_decode()
-        print("jpeg decode", report["jpeg_decode"], flush=True)
-        save()
-    if "aux" not in args.skip:
-        report["aux_ablation_299"] = aux_ablation(Path(args.out).parent / "gpu_runs", args.data_root,
-                                                  args.aux_train_subset, args.aux_epochs)
-        print(json.dumps(report["aux_ablation_299"], indent=1), flush=True)
-        save()
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(prog="inception-bench-gpu", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--device", default="cuda", choices=("cuda", "cpu"))
+    parser.add_argument("--tiny", action="store_true", help="toy sizes (seconds on a CPU)")
+    parser.add_argument("--modes", nargs="*", default=[m.name for m in LADDER], help="rungs of the ladder to time")
+    parser.add_argument("--skip", nargs="*", default=[], choices=("plain", "pipelines"))
+    parser.add_argument("--data-root", default=None, help="Fashion-MNIST files (the device machine has no internet)")
+    parser.add_argument("--source-commit", default=None, help="the commit of the code run (a device copy has no .git)")
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.modes) - {m.name for m in LADDER})
+    if unknown:
+        print(f"error: unknown mode {', '.join(unknown)}; valid: {', '.join(m.name for m in LADDER)}", file=sys.stderr)
+        return 2
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print("error: no CUDA device here; run it on a lent GPU, or with --device cpu --tiny", file=sys.stderr)
+        return 2
+    warnings.filterwarnings("ignore", module="pytorch_lightning")
+    modes = [m for m in LADDER if m.name in args.modes]
+    result = run(args.out, torch.device(args.device), TINY if args.tiny else Sizes(), modes, args.data_root,
+                 command="make bench-gpu (" + " ".join(argv) + ")", source_commit=args.source_commit, skip=args.skip)
+    print(f"wrote {args.out}: lightning_images_per_s={result.get('lightning_images_per_s')} mfu={result.get('mfu')}")
+    return 0
 
 
 if __name__ == "__main__":

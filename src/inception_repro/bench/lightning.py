@@ -12,11 +12,9 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader, TensorDataset
 
-from inception_repro.bench.loops import train_step
+from inception_repro.bench.loops import PlainLoop
 from inception_repro.train import build_datamodule, build_module
 from inception_repro.training.history import HistoryLogger
-from inception_repro.training.optim import build_optimizer
-from inception_repro.training.schedule import scaled_lr, staircase_factor
 
 
 def loader_batches(cfg: DictConfig, keep: int, measure: int) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], float]:
@@ -74,25 +72,12 @@ def lightning_seconds(cfg: DictConfig, loader: DataLoader, warmup: int, folder: 
 def plain_seconds(cfg: DictConfig, loader: DataLoader, warmup: int) -> float:
     """The same module's network, optimizer, LR schedule and EMA stepped by hand over the same batches."""
     torch.manual_seed(0)
-    module = build_module(cfg, 10)
-    model, ema = module.model.train(), module.ema
-    hp = OmegaConf.to_container(cfg.optimizer)
-    lr = scaled_lr(hp.pop("lr"), hp.pop("reference_batch"), int(cfg.data.batch_size))
-    rate, epochs_per_decay = hp.pop("lr_decay_rate"), hp.pop("epochs_per_decay")
-    optimizer = build_optimizer(hp.pop("name"), model.parameters(), lr, **hp)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: staircase_factor(step, len(loader), epochs_per_decay, rate)
-    )
-    memory_format = torch.channels_last if cfg.trainer.channels_last else torch.contiguous_format
+    loop = PlainLoop(cfg, 10, len(loader))
     start = 0.0
     for i, (x, y) in enumerate(loader):
         if i == warmup:
             start = time.perf_counter()
-        train_step(model, optimizer, x.contiguous(memory_format=memory_format), y,
-                   float(cfg.loss.label_smoothing), float(cfg.loss.aux_weight))
-        schedule.step()
-        if ema is not None:
-            ema.update(model)
+        loop.step(x, y)
     return time.perf_counter() - start
 
 

@@ -10,34 +10,69 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from omegaconf import DictConfig, OmegaConf
 from torchvision.models import inception_v3
 
 from inception_repro.models import InceptionConfig, InceptionOutputs, InceptionV3
 from inception_repro.models.costs import count_macs
-from inception_repro.training.module import inception_loss
-from inception_repro.training.optim import build_optimizer
-from inception_repro.training.schedule import scaled_lr
+from inception_repro.paths import CONFIG_DIR
+from inception_repro.train import build_module
+from inception_repro.training.module import inception_loss, recipe_optimizer
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
 
 def rmsprop(model: torch.nn.Module, batch: int) -> torch.optim.Optimizer:
-    """§8's RMSProp at the paper's LR scaled to ``batch``."""
-    lr = scaled_lr(0.045, 1600, batch)
-    return build_optimizer("rmsprop", model.parameters(), lr, decay=0.9, eps=1.0, momentum=0.9, weight_decay=4e-5)
+    """§8's RMSProp (configs/optimizer/rmsprop.yaml) at the paper's LR scaled to ``batch``."""
+    hp = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "optimizer" / "rmsprop.yaml"))
+    return recipe_optimizer(hp, model.parameters(), batch, steps_per_epoch=1)[0]
 
 
 def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
-               label_smoothing: float = 0.1, aux_weight: float = 0.4) -> None:
-    """Forward, the §7 loss (main + aux), backward, clipping at global norm 2.0, optimizer step."""
-    out = model(x)
-    loss, _, _ = inception_loss(InceptionOutputs(*out) if isinstance(out, tuple) else out, y, label_smoothing, aux_weight)
-    if not torch.isfinite(loss):
-        raise FloatingPointError(f"non-finite loss {loss.item()}")
+               label_smoothing: float = 0.1, aux_weight: float = 0.4, clip: float = 2.0,
+               autocast: torch.dtype | None = None) -> None:
+    """Forward (under ``autocast`` when given), the §7 loss (main + aux), backward, clipping at
+    global norm ``clip``, optimizer step; nothing is read back from the device."""
+    with torch.autocast(x.device.type, dtype=autocast, enabled=autocast is not None):
+        out = model(x)
+        loss, _, _ = inception_loss(InceptionOutputs(*out) if isinstance(out, tuple) else out, y, label_smoothing,
+                                    aux_weight)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), 2.0)
+    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
     optimizer.step()
+
+
+class PlainLoop:
+    """The run's Lightning training step written out by hand, read from the composed config ``cfg``:
+    the module's network (``compile``: torch.compile mode, or None), loss, clipping, optimizer and
+    schedule, EMA, precision (bf16-mixed: autocast) and memory format."""
+
+    def __init__(self, cfg: DictConfig, num_classes: int, steps_per_epoch: float, compile: str | None = None) -> None:
+        module = build_module(cfg, num_classes)
+        self.model, self.ema = module.model.train(), module.ema
+        self.optimizer, self.schedule = recipe_optimizer(
+            OmegaConf.to_container(cfg.optimizer), self.model.parameters(), int(cfg.data.batch_size), steps_per_epoch
+        )
+        self.loss = float(cfg.loss.label_smoothing), float(cfg.loss.aux_weight)
+        self.clip = float(cfg.trainer.gradient_clip_val)
+        self.autocast = torch.bfloat16 if str(cfg.trainer.precision).startswith("bf16") else None
+        self.memory_format = torch.channels_last if cfg.trainer.channels_last else torch.contiguous_format
+        if compile:
+            self.model.compile(mode=compile)
+
+    def to(self, device: torch.device | str) -> PlainLoop:
+        self.model.to(device)
+        if self.ema is not None:
+            self.ema.to(device)
+        return self
+
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        train_step(self.model, self.optimizer, x.contiguous(memory_format=self.memory_format), y, *self.loss,
+                   clip=self.clip, autocast=self.autocast)
+        self.schedule.step()
+        if self.ema is not None:
+            self.ema.update(self.model)
 
 
 def random_batches(n: int, batch: int, chans: int, size: int, classes: int, seed: int = 0) -> list[Batch]:

@@ -37,7 +37,8 @@ class BatchPreprocess(nn.Module):
         if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 1:
             raise ValueError(f"expected a uint8 [B,1,H,W] batch, got {images.dtype} {tuple(images.shape)}")
         if flip:  # before the resize, which is mirror-symmetric, so flipping the small uint8 images is cheapest
-            mask = (torch.rand(images.shape[0]) < 0.5).to(images.device)
+            # non_blocking: the copy does not wait for the device's queued work (no per-step sync)
+            mask = (torch.rand(images.shape[0]) < 0.5).to(images.device, non_blocking=True)
             images = torch.where(mask[:, None, None, None], images.flip(-1), images)
         x = images.float() / 127.5 - 1.0
         if x.shape[-2:] != (self.input_size, self.input_size):

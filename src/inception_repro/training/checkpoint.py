@@ -7,6 +7,7 @@ which copies (not renames) when that folder is on another filesystem, and never 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -57,28 +58,43 @@ class CheckpointMismatchError(UserError):
 
 
 class LastCheckpoint(Checkpoint):
-    """Saves ``path`` (last.ckpt) every ``every_n_steps`` optimizer steps and after the last step,
-    with the run's ``identity`` (config hash, seed, scale) that ``check_checkpoint`` compares.
+    """Saves ``path`` (last.ckpt) every ``every_minutes`` of training, every ``every_n_steps``
+    optimizer steps (either may be None) and after the last step, with the run's ``identity``
+    (config hash, seed, scale) that ``check_checkpoint`` compares.
 
     Always at the end of a step, never after fit: a run resumed after its last step then has
-    nothing to save, and every finished run's last.ckpt is the state after its last step.
+    nothing to save, and every finished run's last.ckpt is the state after its last step. The
+    clock is read at the history's cadence (``log_every_n_steps``) and rank 0's reading is
+    broadcast, so every DDP rank saves at the same step.
     """
 
-    def __init__(self, path: Path, every_n_steps: int, identity: dict[str, Any]) -> None:
-        self.path, self.every_n_steps, self.identity = Path(path), every_n_steps, dict(identity)
+    def __init__(self, path: Path, identity: dict[str, Any], every_n_steps: int | None = None,
+                 every_minutes: float | None = None) -> None:
+        self.path, self.identity = Path(path), dict(identity)
+        self.every_n_steps, self.every_minutes = every_n_steps, every_minutes
         self.last_step = self.saved_step = 0
+        self.saved_at = time.monotonic()
 
     def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]) -> None:
         checkpoint[IDENTITY_KEY] = self.identity
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.last_step, self.saved_step = trainer.estimated_stepping_batches, trainer.global_step
+        self.saved_at = time.monotonic()
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx) -> None:
         step = trainer.global_step
-        if step != self.saved_step and (step % self.every_n_steps == 0 or step >= self.last_step):
+        if step != self.saved_step and (step >= self.last_step or self._steps_due(step) or self._time_due(trainer, step)):
             trainer.save_checkpoint(self.path, weights_only=False)  # the full state: optimizer, loops, RNG
-            self.saved_step = step
+            self.saved_step, self.saved_at = step, time.monotonic()
+
+    def _steps_due(self, step: int) -> bool:
+        return bool(self.every_n_steps) and step % self.every_n_steps == 0
+
+    def _time_due(self, trainer: pl.Trainer, step: int) -> bool:
+        if self.every_minutes is None or step % max(1, trainer.log_every_n_steps) != 0:
+            return False
+        return trainer.strategy.broadcast(time.monotonic() - self.saved_at >= 60 * self.every_minutes)
 
 
 def check_checkpoint(path: Path, identity: dict[str, Any]) -> None:

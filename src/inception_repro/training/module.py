@@ -28,6 +28,20 @@ def inception_loss(out: torch.Tensor | InceptionOutputs, target: torch.Tensor, l
     return main + aux_weight * aux, main, aux
 
 
+def recipe_optimizer(hp: dict[str, Any], params, global_batch: int, steps_per_epoch: float):
+    """The optimizer config ``hp`` built (§8): its LR at ``reference_batch`` scaled linearly to
+    ``global_batch``, and the staircase schedule (``lr_decay_rate`` every ``epochs_per_decay``
+    epochs) to step after every optimizer step. Returns (optimizer, schedule)."""
+    hp = dict(hp)
+    lr = scaled_lr(hp.pop("lr"), hp.pop("reference_batch"), global_batch)
+    rate, epochs_per_decay = hp.pop("lr_decay_rate"), hp.pop("epochs_per_decay")
+    optimizer = build_optimizer(hp.pop("name"), params, lr, **hp)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: staircase_factor(step, steps_per_epoch, epochs_per_decay, rate)
+    )
+    return optimizer, schedule
+
+
 class InceptionLitModule(pl.LightningModule):
     """Training, validation and test of one network; raw and EMA weights are both evaluated.
 
@@ -52,6 +66,8 @@ class InceptionLitModule(pl.LightningModule):
         if channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.ema = WeightEMA(self.model, ema_decay) if ema_decay else None
+        self._first_bad_step: torch.Tensor | None = None  # see _note_nonfinite_loss
+        self._first_bad_loss: torch.Tensor | None = None
         num_classes = self.model.cfg.num_classes
         top5 = min(5, num_classes)
         self.metrics = torch.nn.ModuleDict(
@@ -76,18 +92,50 @@ class InceptionLitModule(pl.LightningModule):
         return x.to(dtype=self.dtype, memory_format=layout)
 
     def training_step(self, batch, batch_idx):
+        """One step with no host-device sync: the loss is checked on the device (``raise_if_nonfinite_loss``
+        reads the check every ``log_every_n_steps`` steps and before every checkpoint)."""
         x, y = batch
         out = self.model(self._as_network_input(x))
         loss, main, aux = inception_loss(out, y, self.hparams.label_smoothing, self.hparams.aux_weight)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"non-finite loss {loss.item()} at step {self.global_step}")
+        self._note_nonfinite_loss(loss.detach())
         # Averaged over the replicas, so a DDP history reads like a 1-process one on the global batch.
-        self.log("train/loss", loss, prog_bar=True, sync_dist=True)
+        self.log("train/loss", loss, sync_dist=True)
         self.log("train/loss_main", main, sync_dist=True)
         if aux is not None:
             self.log("train/loss_aux", aux, sync_dist=True)
-        self.log("lr", self.trainer.optimizers[0].param_groups[0]["lr"])
+        if self._is_logged(self.global_step + 1):  # a Python float is copied to the device: only on logged steps
+            self.log("lr", self.trainer.optimizers[0].param_groups[0]["lr"])
         return loss
+
+    def _is_logged(self, steps_done: int) -> bool:
+        """Whether the history gets a row once ``steps_done`` optimizer steps are done (Lightning's cadence)."""
+        every = self.trainer.log_every_n_steps
+        return every > 0 and steps_done % every == 0
+
+    def _note_nonfinite_loss(self, loss: torch.Tensor) -> None:
+        """Keep, on the device, the step and value of the first non-finite loss."""
+        if self._first_bad_step is None:
+            self._first_bad_step = torch.full((), -1, dtype=torch.long, device=loss.device)
+            self._first_bad_loss = torch.zeros((), dtype=loss.dtype, device=loss.device)
+        first = ~torch.isfinite(loss) & (self._first_bad_step < 0)
+        self._first_bad_step = torch.where(first, self.global_step, self._first_bad_step)
+        self._first_bad_loss = torch.where(first, loss, self._first_bad_loss)
+
+    def raise_if_nonfinite_loss(self) -> None:
+        """``FloatingPointError`` naming the first non-finite loss since training started (one sync)."""
+        if self._first_bad_step is not None and (step := int(self._first_bad_step)) >= 0:
+            raise FloatingPointError(f"non-finite loss {self._first_bad_loss.item()} at step {step}")
+
+    def on_train_start(self) -> None:
+        self._first_bad_step = self._first_bad_loss = None
+
+    def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
+        if self._is_logged(self.global_step) or self.trainer.is_last_batch:
+            self.raise_if_nonfinite_loss()
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """No checkpoint of a run whose loss went non-finite: it fails, and keeps its last good checkpoint."""
+        self.raise_if_nonfinite_loss()
 
     def optimizer_step(self, *args, **kwargs) -> None:
         """The step, then the EMA update: both are done before a checkpoint of this step is written."""
@@ -128,12 +176,7 @@ class InceptionLitModule(pl.LightningModule):
         self._log_eval("test")
 
     def configure_optimizers(self):
-        hp = dict(self.hparams.optimizer)
-        lr = scaled_lr(hp.pop("lr"), hp.pop("reference_batch"), self.global_batch)
-        rate, epochs_per_decay = hp.pop("lr_decay_rate"), hp.pop("epochs_per_decay")
-        optimizer = build_optimizer(hp.pop("name"), self.model.parameters(), lr, **hp)
         steps_per_epoch = self.trainer.estimated_stepping_batches / max(1, self.trainer.max_epochs)
-        schedule = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: staircase_factor(step, steps_per_epoch, epochs_per_decay, rate)
-        )
+        optimizer, schedule = recipe_optimizer(self.hparams.optimizer, self.model.parameters(), self.global_batch,
+                                               steps_per_epoch)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
