@@ -25,7 +25,10 @@ def results(tmp_path, fmnist_cache):
     run_dir = tmp_path / "runs" / "cpu" / "aux" / "bn" / "seed0"
     run_dir.mkdir(parents=True)
     cfg = compose_run(["ablation=aux", "variant=bn", *tiny_run_overrides(tmp_path, fmnist_cache)])
-    (run_dir / "summary.json").write_text(json.dumps({"status": "complete", "config_hash": config_hash(cfg), "test_top1": 0.5}))
+    metrics = {f"{split}_{k}": 0.5 for split in ("val", "test") for k in ("top1", "top5")}
+    summary = {"status": "complete", "ablation": "aux", "variant": "bn", "seed": 0, "scale": "cpu",
+               "config_hash": config_hash(cfg), **metrics}
+    (run_dir / "summary.json").write_text(json.dumps(summary))
     return tmp_path
 
 
@@ -104,7 +107,7 @@ def test_bad_run_input_is_one_line_and_writes_nothing(argv, expected, capsys, re
     [
         (["data=imagefolder"], "data=imagefolder is not available at scale=cpu (it trains on Fashion-MNIST subsets)"),
         (["data=imagefolder", "scale=gpu"], "data.root is required for data=imagefolder: pass data.root=<value>"),
-        (["logger=wandb", "logger.mode=loud"], "logger.mode='loud': must be one of online, offline, disabled"),
+        (["logger=wandb", "logger.mode=loud"], "logger.mode='loud': must be one of auto, online, offline, disabled"),
         (["scale=cpu", "seed=1.5"], "seed=1.5: must be an integer >= 0"),
     ],
 )

@@ -58,7 +58,8 @@ def test_train_help_and_cfg_job_train_nothing(tmp_path, capsys):
     assert train.main(["--help"]) == 0
     out = capsys.readouterr().out
     assert "usage: python -m inception_repro.train" in out and "scale: cpu, gpu, paper" in out
-    assert train.main(["--cfg", "job", "ablation=aux", "variant=none", "scale=cpu", f"results_dir={tmp_path}"]) == 0
+    argv = ["ablation=aux", "variant=none", "scale=cpu", f"results_dir={tmp_path}", "allow_outside_results=true"]
+    assert train.main(["--cfg", "job", *argv]) == 0
     printed = yaml.safe_load(capsys.readouterr().out)
     assert printed["model"]["aux"] == "none" and printed["run_dir"] == f"{tmp_path}/runs/cpu/aux/none/seed0"
     assert not list(tmp_path.iterdir())
