@@ -20,7 +20,7 @@ from wandb.apis.public.runs import RunNotFoundError
 from wandb.proto import wandb_internal_pb2 as pb
 
 from inception_repro.analysis import wandb_push
-from inception_repro.analysis.wandb_push import PushError, read_records
+from inception_repro.analysis.wandb_push import PushError, Record, read_records
 
 STUDY = Path(__file__).resolve().parents[1] / "results" / "runs"
 PUSHED = [("aux", "bn", 0), ("aux", "none", 1)]
@@ -73,7 +73,7 @@ def study(tmp_path) -> Path:
     return tmp_path / "runs"
 
 
-def test_records_are_read_from_either_layout(study):
+def test_records_are_read_through_the_store_layout(study):
     assert [r.run_id for r in read_records(study)] == ["cpu-aux-bn-seed0", "cpu-aux-none-seed1"]
     assert len(read_records(STUDY)) == len(list(STUDY.glob("*/*/*/seed*/summary.json")))
 
@@ -96,7 +96,7 @@ def test_offline_push_holds_each_record_and_pushing_twice_changes_nothing(study,
         assert {k: summary[k] for k in ("status", "scale", "variant", "seed", "test_top1", "val_top1")} == {
             k: v for k, v in json.loads((record / "summary.json").read_text()).items()
             if k in ("status", "scale", "variant", "seed", "test_top1", "val_top1")}
-        assert summary["record_sha256"] == read_records(record)[0].fingerprint
+        assert summary["record_sha256"] == Record(record).fingerprint
     folders = sorted((out / "wandb").glob("offline-run-*"))
 
     assert wandb_push.main(["--runs", str(study), "--dir", str(out)]) == 0
