@@ -88,8 +88,8 @@ def short_run_overrides(results_dir, cache_dir) -> list[str]:
     ]
 
 
-def run_folder(results_dir, ablation: str = "aux", variant: str = "bn", seed: int = 0):
-    return run_path(results_dir, "cpu", ablation, variant, seed)
+def run_folder(results_dir, ablation: str = "aux", variant: str = "bn", seed: int = 0, scale: str = "cpu"):
+    return run_path(results_dir, scale, ablation, variant, seed)
 
 
 @contextmanager
