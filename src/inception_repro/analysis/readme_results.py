@@ -1,4 +1,5 @@
-"""README's "Results" section, written from results/ (``make notebooks`` ends with it).
+"""The results sections of README.md (short) and docs/results.md (whole), written from results/
+(``make notebooks`` ends with it).
 
 Nothing in the section is typed by hand: what the study can conclude is computed from
 ``results/tables/claims.csv``, the claims table is ``results/tables/claims.md`` as
@@ -6,8 +7,10 @@ Nothing in the section is typed by hand: what the study can conclude is computed
 verdict rule is ``conclusions.RULE``, figure captions that carry numbers read them from
 ``results/tables``, and each ablation's training budget is read from the ``config.yaml`` of the
 runs that table used.
-The section sits between two markers in README.md; ``python -m inception_repro.analysis.readme_results``
-rewrites it, and ``--check`` exits 1 when README.md is out of date with results/.
+Each section sits between two markers; ``python -m inception_repro.analysis.readme_results``
+rewrites both, and ``--check`` exits 1 when either file is out of date with results/. The README
+keeps what the study can conclude, a compact claims table and one figure; docs/results.md adds the
+full claims table, the verdict rule, the seeds that would resolve each claim, budgets and figures.
 """
 
 from __future__ import annotations
@@ -45,6 +48,10 @@ def resolution_caption(tables: Path) -> str:
     return (f": at scale `{t2['scale'].iloc[0]}` they see {' / '.join(map(str, t2['input_px']))} px "
             f"inputs and cost {' / '.join(f'{m:.2f}' for m in t2['ours_macs_M'])} million "
             "multiply-adds per image")
+
+
+SHORT_FIGURE = "claims"
+FULL = Path("docs") / "results.md"
 
 
 class MissingMarkers(RuntimeError):
@@ -106,36 +113,78 @@ def render(root: Path) -> str:
     return "\n".join([*lines, END])
 
 
+def _signed(x: float) -> str:
+    return f"{x:+.2f}"
+
+
+def compact_claims(claims: pd.DataFrame) -> str:
+    """One row per comparison: the paper's delta, ours with its 95% interval, seeds, what the seeds
+    could detect, and the verdict before and after Holm's adjustment."""
+    rows = ["| claim | paper | ours [95% CI] | seeds | detectable | verdict | Holm |",
+            "| --- | ---: | --- | ---: | ---: | --- | --- |"]
+    for r in claims.itertuples(index=False):
+        paper = _signed(r.paper_delta) if pd.notna(r.paper_delta) else "direction"
+        ours = (f"{_signed(r.ours_delta)} [{_signed(r.ci_low)}, {_signed(r.ci_high)}]"
+                if pd.notna(r.ci_low) else (_signed(r.ours_delta) if pd.notna(r.ours_delta) else "-"))
+        detectable = f"{r.mde_pp:.2f}" if pd.notna(r.mde_pp) else "-"
+        rows.append(f"| {r.claim} ({r.paper_section}) | {paper} | {ours} | {int(r.n_seeds) if pd.notna(r.n_seeds) else 0} "
+                    f"| {detectable} | {r.verdict} | {r.holm_verdict} |")
+    return "\n".join(rows)
+
+
+def render_short(root: Path) -> str:
+    """README's section: what the study can conclude, the compact claims table, one figure."""
+    tables = root / "results" / "tables"
+    claims = pd.read_csv(tables / "claims.csv")
+    meta = json.loads((tables / "claims.meta.json").read_text())
+    summary = conclusions(claims).split("\n\nFor the other", 1)[0]
+    caption = dict(KEY_FIGURES)[SHORT_FIGURE]
+    return "\n".join([
+        BEGIN, "", summary, "",
+        f"Top-1 deltas in percentage points, variant over control, paired by seed (scale `{meta['scale']}`, "
+        f"from commit `{meta['git_commit'][:7]}`); *detectable* is the smallest true delta these seeds "
+        "find with 80% power. The paper's deltas are ImageNet; ours are Fashion-MNIST at the cpu scale, "
+        "so they test direction and mechanics, not ImageNet numbers.",
+        "", compact_claims(claims), "",
+        f"![{caption}](results/figures/{SHORT_FIGURE}.png)", "",
+        f"The verdict rule, the full table, what would resolve each claim, the runs' budgets and more "
+        f"figures: [{FULL.as_posix()}]({FULL.as_posix()}).", "",
+        END,
+    ])
+
+
 def updated(readme: str, section: str) -> str:
     """``readme`` with the text between the markers replaced by ``section``."""
     start, end = readme.find(BEGIN), readme.find(END)
     if start < 0 or end < start:
-        raise MissingMarkers(f"README.md has no results markers: put {BEGIN!r} and {END!r} where the section goes")
+        raise MissingMarkers(f"no results markers: put {BEGIN!r} and {END!r} where the section goes")
     return readme[:start] + section + readme[end + len(END):]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=None, help="project root (default: this checkout)")
-    parser.add_argument("--check", action="store_true", help="exit 1 if README.md is out of date")
+    parser.add_argument("--check", action="store_true", help="exit 1 if README.md or docs/results.md is out of date")
     args = parser.parse_args(argv)
     root = args.root or project_root()
-    readme = root / "README.md"
-    text = readme.read_text(encoding="utf-8")
-    try:
-        new = updated(text, render(root))
-    except MissingMarkers as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    if args.check:
+    code = 0
+    for name, render_section in (("README.md", render_short), (FULL.as_posix(), render)):
+        path = root / name
+        text = path.read_text(encoding="utf-8") if path.is_file() else ""
+        try:
+            new = updated(text, render_section(root))
+        except MissingMarkers as e:
+            print(f"error: {name}: {e}", file=sys.stderr)
+            return 2
+        if args.check:
+            if new != text:
+                print(f"{name}'s results section is out of date: run `make notebooks`", file=sys.stderr)
+                code = 1
+            continue
         if new != text:
-            print("README.md's results section is out of date: run `make notebooks`", file=sys.stderr)
-            return 1
-        return 0
-    if new != text:
-        atomic_write(readme, lambda p: p.write_text(new, encoding="utf-8"))
-    print("README.md results section: " + ("updated" if new != text else "up to date"))
-    return 0
+            atomic_write(path, lambda p, new=new: p.write_text(new, encoding="utf-8"))
+        print(f"{name} results section: " + ("updated" if new != text else "up to date"))
+    return code
 
 
 if __name__ == "__main__":
