@@ -30,7 +30,9 @@ def _make(*args: str, dry: bool = True) -> subprocess.CompletedProcess:
 def _ablate_argv(*args: str) -> list[str]:
     done = _make(*args)
     assert done.returncode == 0, done.stderr
-    command = shlex.split(done.stdout.strip())
+    provide, target = done.stdout.strip().splitlines()  # the data first (make data), then the target
+    assert shlex.split(provide)[:3] == [".venv/bin/python", "-m", "inception_repro.data.provide"], done.stdout
+    command = shlex.split(target)
     assert command[:3] == [".venv/bin/python", "-m", "inception_repro.ablate"], done.stdout
     return command[3:]
 
@@ -59,8 +61,12 @@ def test_a_force_value_other_than_1_is_one_clear_line(value):
     assert done.returncode == 2 and f"error: FORCE={value} is not allowed; use FORCE=1 or leave it unset" in done.stderr
 
 
-def test_args_reach_pytest():
-    assert _make("test", "ARGS=-x -q tests/test_cli.py").stdout.strip() == ".venv/bin/python -m pytest -x -q tests/test_cli.py"
+def test_args_reach_pytest_and_only_data_overrides_reach_the_data_provider():
+    provide, pytest_line = _make("test", "ARGS=-x -q tests/test_cli.py").stdout.strip().splitlines()
+    assert provide.strip() == ".venv/bin/python -m inception_repro.data.provide"
+    assert pytest_line == ".venv/bin/python -m pytest -x -q tests/test_cli.py"
+    provide = _make("ablation-aux", "ARGS=logger=none data.root=/srv/fmnist").stdout.splitlines()[0]
+    assert shlex.split(provide)[3:] == ["data.root=/srv/fmnist"]
 
 
 @needs_fashion_mnist

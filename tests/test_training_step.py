@@ -67,7 +67,7 @@ def _count_reads(monkeypatch, clock: _StepClock) -> Counter:
 @needs_fashion_mnist
 def test_the_training_step_syncs_only_on_the_steps_it_logs(tmp_path, fmnist_cache, monkeypatch):
     overrides = [*tiny_run_overrides(tmp_path, fmnist_cache), f"data.train_subset={16 * STEPS}",
-                 f"trainer.log_every_n_steps={EVERY}", "ablation=aux", "variant=bn"]
+                 f"trainer.log_every_n_steps={EVERY}", "trainer.val_check_interval=1.0", "ablation=aux", "variant=bn"]  # validations aside
     cfg = compose_run(overrides)
     folder = RunFolder(Path(cfg.run_dir))
     with one_thread():
