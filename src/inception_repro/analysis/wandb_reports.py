@@ -78,7 +78,10 @@ def intervals_text(runs: pd.DataFrame, ablation: str, scale: str) -> str:
     })
     ids = {c.claim: c for c in CLAIMS if c.ablation == ablation}
     table = claims_table(runs, scale)
-    table = table[table["claim"].isin(ids)]
+    # An identical comparison is one row, named after its first claim: show it under this ablation's name.
+    names = [[c, *filter(None, str(same).split(", "))] if isinstance(same, str) else [c]
+             for c, same in zip(table["claim"], table["same_comparison_as"])]
+    table = table.assign(claim=[next((n for n in ns if n in ids), None) for ns in names]).dropna(subset=["claim"])
     per_claim = pd.DataFrame({
         "comparison": [f"{ids[c].variant} vs {ids[c].control}" for c in table["claim"]],
         "paper Δ (pp)": [_pp(d) if ids[c].paper_delta is not None else _DIRECTION[ids[c].direction]
