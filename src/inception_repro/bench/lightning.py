@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from torch.utils.data import DataLoader, TensorDataset
 
 from inception_repro.bench.loops import PlainLoop
-from inception_repro.train import build_datamodule, build_module
+from inception_repro.training.builders import build_datamodule, build_module, build_network
 from inception_repro.training.history import HistoryLogger
 
 
@@ -21,7 +21,7 @@ def loader_batches(cfg: DictConfig, keep: int, measure: int) -> tuple[list[tuple
     """The first ``keep`` training batches of the run's loader, preprocessed as in training, and the
     loader + preprocessing throughput in images/s over ``measure`` batches (after the first, which
     starts the iterator)."""
-    datamodule = build_datamodule(OmegaConf.to_container(cfg.data), int(cfg.model.input_size), int(cfg.seed))
+    datamodule = build_datamodule(cfg)
     datamodule.prepare_data()
     datamodule.setup("fit")
     batches, images, start = [], 0, 0.0
@@ -65,7 +65,7 @@ def lightning_seconds(cfg: DictConfig, loader: DataLoader, warmup: int, folder: 
         callbacks=[window], limit_val_batches=0, num_sanity_val_steps=0, enable_checkpointing=False,
         enable_progress_bar=False, enable_model_summary=False,
     )
-    trainer.fit(build_module(cfg, 10), train_dataloaders=loader)
+    trainer.fit(build_module(cfg, build_network(cfg, 10)), train_dataloaders=loader)
     return window.end - window.start
 
 
