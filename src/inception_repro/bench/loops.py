@@ -55,8 +55,8 @@ def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torc
                                     recipe.label_smoothing, recipe.aux_weight)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    if recipe.clip is not None:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.clip)
+    if recipe.clip is not None:  # over the optimizer's parameters, in its order, as Lightning clips: the same sums
+        torch.nn.utils.clip_grad_norm_([p for group in optimizer.param_groups for p in group["params"]], recipe.clip)
     optimizer.step()
 
 
@@ -73,8 +73,7 @@ class PlainLoop:
     def __init__(self, cfg: DictConfig, num_classes: int, steps_per_epoch: float, compile: str | None = None) -> None:
         module = build_module(cfg, build_network(cfg, num_classes))
         self.model, self.ema = module.model.train(), module.ema
-        self.optimizer, self.schedule = step_optimizer(cfg, self.model, int(cfg.data.batch_size),
-                                                         steps_per_epoch)
+        self.optimizer, self.schedule = step_optimizer(cfg, self.model, int(cfg.data.batch_size), steps_per_epoch)
         self.recipe = StepRecipe.of(cfg)
         if compile:
             self.model.compile(mode=compile)
