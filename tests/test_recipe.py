@@ -156,14 +156,18 @@ def test_tensorflow_rmsprop_resumes_from_its_state_dict():
         assert torch.equal(a, b)
 
 
-def _one_step_module(clip: float | None, optimizer: str = "sgd"):
-    torch.manual_seed(0)
-    module = InceptionLitModule(
-        model=dict(width=0.125, num_classes=10, in_chans=1, resolution=79, input_size=28, aux="bn", dropout=0.0),
+def _module(optimizer: str) -> InceptionLitModule:
+    return InceptionLitModule(
+        build_model(width=0.125, num_classes=10, in_chans=1, resolution=79, input_size=28, aux="bn", dropout=0.0),
         optimizer=dict(name=optimizer, lr=1.0, reference_batch=16, momentum=0.0, weight_decay=0.0, decay=0.9, eps=1.0,
                        lr_decay_rate=0.94, epochs_per_decay=2.0),
         batch_size=8, label_smoothing=0.1, aux_weight=0.4, ema_decay=None,
     )
+
+
+def _one_step_module(clip: float | None, optimizer: str = "sgd"):
+    torch.manual_seed(0)
+    module = _module(optimizer)
     x, y = torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,))
     trainer = pl.Trainer(max_epochs=1, limit_train_batches=1, limit_val_batches=0, logger=False,
                          enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
@@ -176,7 +180,7 @@ def _one_step_module(clip: float | None, optimizer: str = "sgd"):
 def test_one_step_applies_the_scaled_lr_to_norm_clipped_gradients(clip, optimizer):
     """LR 1.0 at batch 16 is 0.5 at batch 8; RMSProp's first step divides by sqrt(0.9 + 0.1 g^2 + 1)."""
     module, trainer, x, y = _one_step_module(clip, optimizer)
-    reference = InceptionLitModule(**module.hparams)
+    reference = _module(optimizer)
     reference.load_state_dict(module.state_dict())
     reference.train()
     loss, _, _ = inception_loss(reference.model(x), y, 0.1, 0.4)

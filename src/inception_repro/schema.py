@@ -240,7 +240,7 @@ def _check_value(key: str, value: Any, hint: Any, meta: Mapping[str, Any]) -> No
     if groups:
         _check_group(_chosen(key, value, groups), value, f"{key}.")
         return
-    if value == "???":  # a mandatory value left out: only what reads it needs it (train.build_datamodule)
+    if value == "???":  # a mandatory value left out: only what reads it needs it (training.builders.build_datamodule)
         return
     if value is None:
         if type(None) in members:

@@ -24,38 +24,24 @@ from omegaconf import DictConfig, OmegaConf
 
 from inception_repro.cli import crash_log_in, run_cli
 from inception_repro.config import compose_run
-from inception_repro.data import FashionMNISTDataModule, ImageFolderDataModule
 from inception_repro.distributed import check_strategy, launched_as_rank_zero, parallel_plugins, torch_sync_batchnorm
 from inception_repro.errors import ConfigError, UserError
-from inception_repro.models import InceptionConfig, InceptionV3
-from inception_repro.models.costs import count_macs, count_params
+from inception_repro.models.costs import network_costs
 from inception_repro.paths import CONFIG_DIR
 from inception_repro.provenance import git_commit, git_dirty
 from inception_repro.runs import RunFolder, checkpoint_identity, config_hash, run_identity
+from inception_repro.training.builders import build_datamodule, build_module, build_network
 from inception_repro.training.callbacks import ExactResume, GradNorm, ThroughputMonitor
 from inception_repro.training.checkpoint import AtomicCheckpointIO, LastCheckpoint, check_checkpoint
 from inception_repro.training.history import HistoryLogger
 from inception_repro.training.module import InceptionLitModule
 from inception_repro.training.tracking import make_wandb_logger
 
-DATAMODULES = {"fashion_mnist": FashionMNISTDataModule, "imagefolder": ImageFolderDataModule}
 CODE_PATHS = ("src", "configs", "pyproject.toml")  # what makes a run; results/ and notebooks/ do not
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def build_datamodule(data: dict[str, Any], input_size: int, seed: int) -> pl.LightningDataModule:
-    """The data module; ``seed`` seeds its training order."""
-    data = dict(data)
-    name = data.pop("name")
-    if name not in DATAMODULES:
-        raise ConfigError(f"unknown data {name!r}; valid: {', '.join(DATAMODULES)}")
-    missing = [key for key, value in data.items() if value == "???"]
-    if missing:
-        raise ConfigError(f"data.{missing[0]} is required for data={name}: pass data.{missing[0]}=<value>")
-    return DATAMODULES[name](input_size=input_size, seed=seed, **data)
 
 
 def _device_name(trainer: pl.Trainer) -> str:
@@ -113,24 +99,6 @@ def _trainer(t: DictConfig, folder: RunFolder, callbacks: list, optional: dict[s
     )
 
 
-def model_config(cfg: DictConfig, num_classes: int) -> dict[str, Any]:
-    """The network's config: the ``model`` group with the dataset's classes and channels."""
-    return {**OmegaConf.to_container(cfg.model), "num_classes": num_classes, "in_chans": cfg.data.in_chans}
-
-
-def build_module(cfg: DictConfig, num_classes: int) -> InceptionLitModule:
-    """The §8 recipe around the run's network (not compiled)."""
-    return InceptionLitModule(
-        model=model_config(cfg, num_classes),
-        optimizer=OmegaConf.to_container(cfg.optimizer),
-        batch_size=int(cfg.data.batch_size),
-        label_smoothing=float(cfg.loss.label_smoothing),
-        aux_weight=float(cfg.loss.aux_weight),
-        ema_decay=cfg.ema.decay,
-        channels_last=bool(cfg.trainer.channels_last),
-    )
-
-
 @dataclass
 class PreparedRun:
     """Everything a run needs, built before its folder is touched."""
@@ -144,18 +112,12 @@ class PreparedRun:
 
 def prepare_run(cfg: DictConfig, folder: RunFolder) -> PreparedRun:
     """Data, network and trainer; a missing or corrupt dataset or a bad value fails here."""
-    datamodule = build_datamodule(OmegaConf.to_container(cfg.data), int(cfg.model.input_size), int(cfg.seed))
+    datamodule = build_datamodule(cfg)
     datamodule.prepare_data()
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
-    network = InceptionV3(InceptionConfig.from_dict(model_config(cfg, datamodule.num_classes)))
-    costs = {"params": count_params(network), "macs": count_macs(network)}
-    module = build_module(cfg, datamodule.num_classes)
-    if str(cfg.trainer.precision).startswith("64"):
-        # Lightning loads a resumed checkpoint before it converts the module: a float32 module would
-        # round the float64 weights it restores.
-        module.double()
-    if cfg.trainer.compile:
-        module.model.compile()
+    network = build_network(cfg, datamodule.num_classes)
+    costs = network_costs(network)  # before build_module converts it (float64, channels_last, compiled)
+    module = build_module(cfg, network)
     throughput = ThroughputMonitor()
     return PreparedRun(datamodule, module, build_trainer(cfg, folder, throughput), throughput, costs)
 

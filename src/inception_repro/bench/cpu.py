@@ -31,9 +31,7 @@ from inception_repro.bench.lightning import lightning_overhead
 from inception_repro.bench.loops import Shape, scaling_point, torchvision_ratio
 from inception_repro.cli import run_cli
 from inception_repro.config import compose_run
-from inception_repro.models import InceptionConfig
 from inception_repro.provenance import atomic_write, provenance
-from inception_repro.train import model_config
 
 OUT = Path("results/bench/cpu.json")
 RATIO_TARGET = 0.98
@@ -61,12 +59,6 @@ def cpu_scale(*overrides: str):
     return compose_run(["scale=cpu", "logger=none", *overrides])
 
 
-def point_config(width: float, size: int) -> InceptionConfig:
-    """The cpu scale's network (10 classes, grayscale) at ``width`` and ``size`` px."""
-    cfg = cpu_scale(f"model.width={width}", f"model.input_size={size}")
-    return InceptionConfig.from_dict(model_config(cfg, 10))
-
-
 def measure_point(width: float, size: int, settings: Settings) -> dict:
     """One scaling point in a fresh interpreter (its peak memory is its own)."""
     command = [sys.executable, "-m", "inception_repro.bench.cpu", "--point", str(width), str(size),
@@ -79,11 +71,11 @@ def run(settings: Settings) -> dict:
     """Every benchmark, in order; returns the record written to cpu.json. The machine's load
     average before and after is recorded: other processes on the cores distort every figure."""
     load_before, start = os.getloadavg(), time.perf_counter()
+    cfg = cpu_scale(*settings.overrides)
     console.print(f"[bold]torchvision comparison[/] ({len(settings.shapes)} shapes x {settings.rounds} rounds)")
-    shapes = [torchvision_ratio(shape, settings.rounds) for shape in settings.shapes]
+    shapes = [torchvision_ratio(shape, settings.rounds, cfg) for shape in settings.shapes]
     console.print("[bold]Lightning vs plain loop[/] (cpu scale)")
-    loop = lightning_overhead(cpu_scale(*settings.overrides), settings.warmup, settings.steps,
-                              settings.lightning_rounds, settings.data_batches)
+    loop = lightning_overhead(cfg, settings.warmup, settings.steps, settings.lightning_rounds, settings.data_batches)
     console.print(f"[bold]scaling[/] ({len(settings.points)} points, one process each)")
     scaling = [measure_point(width, size, settings) for width, size in settings.points]
     ratio, overhead = shapes[0]["ratio"], loop["lightning_overhead"]
@@ -153,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
     if args.point:
         width, size, batch, steps = float(args.point[0]), int(args.point[1]), int(args.point[2]), int(args.point[3])
-        print(json.dumps(scaling_point(point_config(width, size), batch, steps)))
+        point = cpu_scale(f"model.width={width}", f"model.input_size={size}")  # 10 classes, grayscale
+        print(json.dumps(scaling_point(point, 10, batch, steps)))
         return 0
     result = run(Settings(overrides=tuple(args.overrides)))
     write(result, args.out)

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytorch_lightning as pl
+from pytorch_lightning.loggers import Logger
 import torch
 from omegaconf import DictConfig
 
@@ -92,13 +93,14 @@ class StepTimer(pl.Callback):
         self._counting, self.syncs = None, self._count[0]
 
 
-def bench_trainer(cfg: DictConfig, timer: StepTimer, folder: Path) -> pl.Trainer:
+def bench_trainer(cfg: DictConfig, timer: StepTimer, folder: Path, logger: Logger | bool = False) -> pl.Trainer:
     """A Trainer set up as a run's (precision, clipping, logging cadence, cuDNN benchmark) for the
-    timer's steps (over as many epochs as that takes), without validation, checkpoints or progress bar."""
+    timer's steps (over as many epochs as that takes), without validation, checkpoints or progress bar;
+    ``logger``: none, or e.g. the run's history logger."""
     t = cfg.trainer
     return pl.Trainer(
         accelerator=t.accelerator, devices=1, max_epochs=-1, max_steps=timer.total, precision=t.precision,
         gradient_clip_val=t.gradient_clip_val, gradient_clip_algorithm="norm", log_every_n_steps=t.log_every_n_steps,
-        benchmark=True, logger=False, callbacks=[timer], limit_val_batches=0, num_sanity_val_steps=0,
+        benchmark=True, logger=logger, callbacks=[timer], limit_val_batches=0, num_sanity_val_steps=0,
         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, default_root_dir=folder,
     )

@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -40,9 +40,8 @@ from inception_repro.bench.loops import PlainLoop
 from inception_repro.bench.pipelines import DeviceDecodedBatches, write_jpeg_folder
 from inception_repro.cli import run_cli
 from inception_repro.config import compose_run
-from inception_repro.models import InceptionConfig, InceptionV3
 from inception_repro.provenance import atomic_write, provenance
-from inception_repro.train import build_datamodule, build_module, model_config
+from inception_repro.training.builders import build_datamodule, build_module, build_network, network_config
 from inception_repro.training.module import inception_loss
 
 H200_BF16_DENSE_FLOPS = 989e12  # NVIDIA's H200 datasheet, dense (no sparsity)
@@ -102,10 +101,11 @@ def run_config(mode: Mode, sizes: Sizes, device: str, *overrides: str) -> DictCo
 
 def train_flops_per_image(cfg: DictConfig, num_classes: int = NUM_CLASSES) -> int:
     """FLOPs of one training step per image (forward with the aux head + backward), counted."""
-    model = InceptionV3(InceptionConfig.from_dict(model_config(cfg, num_classes))).train()
+    model = build_network(cfg, num_classes).train()
     x = torch.randn(2, model.cfg.in_chans, model.cfg.pixels, model.cfg.pixels)
     with FlopCounterMode(display=False) as counter:
-        loss, _, _ = inception_loss(model(x), torch.zeros(2, dtype=torch.long), 0.1, 0.4)
+        loss, _, _ = inception_loss(model(x), torch.zeros(2, dtype=torch.long), float(cfg.loss.label_smoothing),
+                                    float(cfg.loss.aux_weight))
         loss.backward()
     return counter.get_total_flops() // 2
 
@@ -135,14 +135,20 @@ def _peak_memory_gib(device: torch.device) -> float | None:
     return torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
 
 
+def bench_module(cfg: DictConfig, mode: Mode):
+    """The run's LightningModule, its weights drawn from seed 0, compiled in ``mode``'s torch.compile mode."""
+    torch.manual_seed(0)
+    module = build_module(cfg, build_network(cfg, NUM_CLASSES))
+    if mode.compile:
+        module.model.compile(mode=mode.compile)
+    return module
+
+
 def lightning_mode(mode: Mode, sizes: Sizes, device: torch.device, flops: int, peak: float, folder: Path) -> dict:
     """images/s, MFU, syncs per step and peak memory of the real Lightning step at ``mode``."""
     cfg = run_config(mode, sizes, device.type)
     _reset_memory(device)
-    torch.manual_seed(0)
-    module = build_module(cfg, NUM_CLASSES)
-    if mode.compile:
-        module.model.compile(mode=mode.compile)
+    module = bench_module(cfg, mode)
     warmup = sizes.compile_warmup if mode.compile else sizes.warmup
     counted = int(cfg.trainer.log_every_n_steps)
     timer = StepTimer(device, warmup, sizes.steps, counted)
@@ -188,10 +194,7 @@ def pipeline(name: str, mode: Mode, sizes: Sizes, device: torch.device, flops: i
             "device_decode": ["data=imagefolder", f"data.root={jpegs}"]}[name]
     cfg = run_config(mode, sizes, device.type, *data)
     _reset_memory(device)
-    torch.manual_seed(0)
-    module = build_module(cfg, NUM_CLASSES)
-    if mode.compile:
-        module.model.compile(mode=mode.compile)
+    module = bench_module(cfg, mode)
     warmup = sizes.compile_warmup if mode.compile else sizes.warmup
     timer = StepTimer(device, warmup, sizes.pipeline_steps)
     trainer = bench_trainer(cfg, timer, folder)
@@ -200,7 +203,7 @@ def pipeline(name: str, mode: Mode, sizes: Sizes, device: torch.device, flops: i
                                        workers)
         trainer.fit(module, train_dataloaders=batches)
     else:
-        trainer.fit(module, datamodule=build_datamodule(OmegaConf.to_container(cfg.data), int(cfg.model.input_size), 0))
+        trainer.fit(module, datamodule=build_datamodule(cfg))
     batch = int(cfg.data.batch_size)
     return {"pipeline": name, "mode": mode.name, "batch": batch,
             **_rate(batch * sizes.pipeline_steps, timer.seconds, flops, peak), "peak_memory_gib": _peak_memory_gib(device)}
@@ -261,7 +264,7 @@ def run(out: Path, device: torch.device, sizes: Sizes, modes: Iterable[Mode], da
     flops = train_flops_per_image(cfg)
     peak = H200_BF16_DENSE_FLOPS
     header = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-              "torch": torch.__version__, "model": model_config(cfg, NUM_CLASSES), "train_flops_per_image": flops,
+              "torch": torch.__version__, "model": network_config(cfg, NUM_CLASSES).to_dict(), "train_flops_per_image": flops,
               "peak_flops": peak, "target_images_per_s": TARGET_IMAGES_PER_S, "goal_images_per_s": GOAL_IMAGES_PER_S,
               "sizes": asdict(sizes)}
     report = Report(out, header, command, source_commit)

@@ -7,13 +7,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import pytorch_lightning as pl
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from torch.utils.data import DataLoader, TensorDataset
 
+from inception_repro.bench.device_timing import StepTimer, bench_trainer
 from inception_repro.bench.loops import PlainLoop
-from inception_repro.train import build_datamodule, build_module
+from inception_repro.training.builders import build_datamodule, build_module, build_network
 from inception_repro.training.history import HistoryLogger
 
 
@@ -21,7 +21,7 @@ def loader_batches(cfg: DictConfig, keep: int, measure: int) -> tuple[list[tuple
     """The first ``keep`` training batches of the run's loader, preprocessed as in training, and the
     loader + preprocessing throughput in images/s over ``measure`` batches (after the first, which
     starts the iterator)."""
-    datamodule = build_datamodule(OmegaConf.to_container(cfg.data), int(cfg.model.input_size), int(cfg.seed))
+    datamodule = build_datamodule(cfg)
     datamodule.prepare_data()
     datamodule.setup("fit")
     batches, images, start = [], 0, 0.0
@@ -37,36 +37,14 @@ def loader_batches(cfg: DictConfig, keep: int, measure: int) -> tuple[list[tuple
     return batches, images / (time.perf_counter() - start)
 
 
-class _Window(pl.Callback):
-    """Wall time from the start of batch ``first`` to the end of batch ``last``."""
-
-    def __init__(self, first: int, last: int) -> None:
-        self.first, self.last = first, last
-        self.start = self.end = 0.0
-
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        if batch_idx == self.first:
-            self.start = time.perf_counter()
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if batch_idx == self.last:
-            self.end = time.perf_counter()
-
-
 def lightning_seconds(cfg: DictConfig, loader: DataLoader, warmup: int, folder: Path) -> float:
     """Our InceptionLitModule under a Trainer set up as a run's (clipping, logging cadence, history
     logger), without validation, checkpoints or progress bar; seconds for the batches after ``warmup``."""
     torch.manual_seed(0)
-    window = _Window(warmup, len(loader) - 1)
-    trainer = pl.Trainer(
-        accelerator="cpu", devices=1, max_epochs=1, precision=cfg.trainer.precision,
-        gradient_clip_val=cfg.trainer.gradient_clip_val, gradient_clip_algorithm="norm",
-        log_every_n_steps=cfg.trainer.log_every_n_steps, logger=HistoryLogger(folder / "metrics.csv"),
-        callbacks=[window], limit_val_batches=0, num_sanity_val_steps=0, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False,
-    )
-    trainer.fit(build_module(cfg, 10), train_dataloaders=loader)
-    return window.end - window.start
+    timer = StepTimer(torch.device("cpu"), warmup, len(loader) - warmup)
+    trainer = bench_trainer(cfg, timer, folder, logger=HistoryLogger(folder / "metrics.csv"))
+    trainer.fit(build_module(cfg, build_network(cfg, 10)), train_dataloaders=loader)
+    return timer.seconds
 
 
 def plain_seconds(cfg: DictConfig, loader: DataLoader, warmup: int) -> float:

@@ -6,7 +6,7 @@ import re
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -15,32 +15,54 @@ from torchvision.models import inception_v3
 
 from inception_repro.models import InceptionConfig, InceptionOutputs, InceptionV3
 from inception_repro.models.costs import count_macs
-from inception_repro.paths import CONFIG_DIR
-from inception_repro.train import build_module
-from inception_repro.training.module import inception_loss, recipe_optimizer
+from inception_repro.training.builders import build_module, build_network
+from inception_repro.training.module import inception_loss
+from inception_repro.training.optim import recipe_optimizer
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
 
-def rmsprop(model: torch.nn.Module, batch: int) -> torch.optim.Optimizer:
-    """§8's RMSProp (configs/optimizer/rmsprop.yaml) at the paper's LR scaled to ``batch``."""
-    hp = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "optimizer" / "rmsprop.yaml"))
-    return recipe_optimizer(hp, model.parameters(), batch, steps_per_epoch=1)[0]
+@dataclass(frozen=True)
+class StepRecipe:
+    """What a run's training step does around forward and backward, read from its composed config:
+    the §7 loss (label smoothing, aux weight), clipping at a global norm (§8), bf16 autocast under
+    ``bf16-mixed`` precision, and the input's memory format."""
+
+    label_smoothing: float
+    aux_weight: float
+    clip: float | None
+    autocast: torch.dtype | None
+    memory_format: torch.memory_format
+
+    @classmethod
+    def of(cls, cfg: DictConfig) -> StepRecipe:
+        t = cfg.trainer
+        return cls(
+            float(cfg.loss.label_smoothing), float(cfg.loss.aux_weight),
+            None if t.gradient_clip_val is None else float(t.gradient_clip_val),
+            torch.bfloat16 if str(t.precision).startswith("bf16") else None,
+            torch.channels_last if t.channels_last else torch.contiguous_format,
+        )
 
 
 def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
-               label_smoothing: float = 0.1, aux_weight: float = 0.4, clip: float = 2.0,
-               autocast: torch.dtype | None = None) -> None:
-    """Forward (under ``autocast`` when given), the §7 loss (main + aux), backward, clipping at
-    global norm ``clip``, optimizer step; nothing is read back from the device."""
-    with torch.autocast(x.device.type, dtype=autocast, enabled=autocast is not None):
-        out = model(x)
-        loss, _, _ = inception_loss(InceptionOutputs(*out) if isinstance(out, tuple) else out, y, label_smoothing,
-                                    aux_weight)
+               recipe: StepRecipe) -> None:
+    """The benches' one training step: forward (under the recipe's autocast), the §7 loss (main + aux),
+    backward, clipping, optimizer step; nothing is read back from the device."""
+    with torch.autocast(x.device.type, dtype=recipe.autocast, enabled=recipe.autocast is not None):
+        out = model(x.contiguous(memory_format=recipe.memory_format))
+        loss, _, _ = inception_loss(InceptionOutputs(*out) if isinstance(out, tuple) else out, y,
+                                    recipe.label_smoothing, recipe.aux_weight)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+    if recipe.clip is not None:  # over the optimizer's parameters, in its order, as Lightning clips: the same sums
+        torch.nn.utils.clip_grad_norm_([p for group in optimizer.param_groups for p in group["params"]], recipe.clip)
     optimizer.step()
+
+
+def step_optimizer(cfg: DictConfig, model: torch.nn.Module, batch: int, steps_per_epoch: float = 1):
+    """The run's optimizer and LR schedule (``recipe_optimizer``) for ``model`` at ``batch`` on one device."""
+    return recipe_optimizer(OmegaConf.to_container(cfg.optimizer), model.parameters(), batch, steps_per_epoch)
 
 
 class PlainLoop:
@@ -49,15 +71,10 @@ class PlainLoop:
     schedule, EMA, precision (bf16-mixed: autocast) and memory format."""
 
     def __init__(self, cfg: DictConfig, num_classes: int, steps_per_epoch: float, compile: str | None = None) -> None:
-        module = build_module(cfg, num_classes)
+        module = build_module(cfg, build_network(cfg, num_classes))
         self.model, self.ema = module.model.train(), module.ema
-        self.optimizer, self.schedule = recipe_optimizer(
-            OmegaConf.to_container(cfg.optimizer), self.model.parameters(), int(cfg.data.batch_size), steps_per_epoch
-        )
-        self.loss = float(cfg.loss.label_smoothing), float(cfg.loss.aux_weight)
-        self.clip = float(cfg.trainer.gradient_clip_val)
-        self.autocast = torch.bfloat16 if str(cfg.trainer.precision).startswith("bf16") else None
-        self.memory_format = torch.channels_last if cfg.trainer.channels_last else torch.contiguous_format
+        self.optimizer, self.schedule = step_optimizer(cfg, self.model, int(cfg.data.batch_size), steps_per_epoch)
+        self.recipe = StepRecipe.of(cfg)
         if compile:
             self.model.compile(mode=compile)
 
@@ -68,8 +85,7 @@ class PlainLoop:
         return self
 
     def step(self, x: torch.Tensor, y: torch.Tensor) -> None:
-        train_step(self.model, self.optimizer, x.contiguous(memory_format=self.memory_format), y, *self.loss,
-                   clip=self.clip, autocast=self.autocast)
+        train_step(self.model, self.optimizer, x, y, self.recipe)
         self.schedule.step()
         if self.ema is not None:
             self.ema.update(self.model)
@@ -119,8 +135,9 @@ class Shape:
     steps: int  # timed steps per network per round
 
 
-def torchvision_ratio(shape: Shape, rounds: int, warmup: int = 2) -> dict:
-    """Training images/s of our Inception-v3 over torchvision's Inception3 at ``shape``.
+def torchvision_ratio(shape: Shape, rounds: int, cfg: DictConfig, warmup: int = 2) -> dict:
+    """Training images/s of our Inception-v3 over torchvision's Inception3 at ``shape``, each stepped
+    with the recipe (optimizer, loss, clipping) of the composed config ``cfg``.
 
     The two alternate within each round (ABBA order across rounds, so drift cancels); the ratio
     is the median of the per-round ratios. torchvision's aux head needs the full 17x17 grid
@@ -130,11 +147,12 @@ def torchvision_ratio(shape: Shape, rounds: int, warmup: int = 2) -> dict:
     ours = InceptionV3(InceptionConfig(input_size=shape.input_size, aux="bn" if shape.aux else "none"))
     theirs = inception_v3(weights=None, aux_logits=shape.aux, init_weights=True)
     batches = random_batches(2, shape.batch, 3, shape.input_size, 1000)
+    recipe = replace(StepRecipe.of(cfg), memory_format=torch.channels_last)
     steps = {}
     for name, net in (("ours", ours), ("torchvision", theirs)):
         net = net.to(memory_format=torch.channels_last).train()
-        optimizer = rmsprop(net, shape.batch)
-        steps[name] = lambda b, net=net, optimizer=optimizer: train_step(net, optimizer, *b)
+        optimizer, _ = step_optimizer(cfg, net, shape.batch)
+        steps[name] = lambda b, net=net, optimizer=optimizer: train_step(net, optimizer, *b, recipe)
         seconds_per_step(steps[name], batches, warmup)
     rates: dict[str, list[float]] = {name: [] for name in steps}
     for r in range(rounds):
@@ -151,19 +169,22 @@ def torchvision_ratio(shape: Shape, rounds: int, warmup: int = 2) -> dict:
     }
 
 
-def scaling_point(cfg: InceptionConfig, batch: int, steps: int, warmup: int = 2) -> dict:
-    """Training images/s and peak memory of the network ``cfg`` builds; run it alone in a process."""
+def scaling_point(cfg: DictConfig, num_classes: int, batch: int, steps: int, warmup: int = 2) -> dict:
+    """Training images/s and peak memory of the run ``cfg`` describes (its network, stepped with its
+    recipe, channels_last); run it alone in a process."""
     before = reset_peak_rss()
     torch.manual_seed(0)
-    model = InceptionV3(cfg)
+    model = build_network(cfg, num_classes)
     macs = count_macs(model)
     model = model.to(memory_format=torch.channels_last).train()
-    optimizer = rmsprop(model, batch)
-    batches = random_batches(2, batch, cfg.in_chans, cfg.pixels, cfg.num_classes)
-    step = lambda b: train_step(model, optimizer, *b)  # noqa: E731
+    optimizer, _ = step_optimizer(cfg, model, batch)
+    recipe = replace(StepRecipe.of(cfg), memory_format=torch.channels_last)
+    net = model.cfg
+    batches = random_batches(2, batch, net.in_chans, net.pixels, net.num_classes)
+    step = lambda b: train_step(model, optimizer, *b, recipe)  # noqa: E731
     seconds_per_step(step, batches, warmup)
     seconds = seconds_per_step(step, batches, steps)
     return {
-        "width": cfg.width, "input_size": cfg.pixels, "batch": batch, "macs_per_image": macs,
+        "width": net.width, "input_size": net.pixels, "batch": batch, "macs_per_image": macs,
         "images_per_s": batch / seconds, "peak_rss_mib": _status_mib("VmHWM"), "rss_before_model_mib": before,
     }

@@ -29,7 +29,11 @@ def count_macs(model: InceptionV3) -> int:
     return counter.get_total_flops() // 2
 
 
-def model_costs(cfg: InceptionConfig) -> dict[str, int]:
-    """Parameters (aux head included when on) and eval multiply-adds of the network ``cfg`` builds."""
-    model = InceptionV3(cfg)
+def network_costs(model: InceptionV3) -> dict[str, int]:
+    """Parameters (aux head included when on) and eval multiply-adds of ``model``."""
     return {"params": count_params(model), "macs": count_macs(model)}
+
+
+def model_costs(cfg: InceptionConfig) -> dict[str, int]:
+    """``network_costs`` of the network ``cfg`` builds."""
+    return network_costs(InceptionV3(cfg))

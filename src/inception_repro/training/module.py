@@ -9,10 +9,9 @@ import torch
 from torch.nn import functional as F
 from torchmetrics.classification import MulticlassAccuracy
 
-from inception_repro.models import InceptionConfig, InceptionOutputs, InceptionV3
+from inception_repro.models import InceptionOutputs, InceptionV3
 from inception_repro.training.ema import WeightEMA
-from inception_repro.training.optim import build_optimizer
-from inception_repro.training.schedule import scaled_lr, staircase_factor
+from inception_repro.training.optim import recipe_optimizer
 
 
 def inception_loss(out: torch.Tensor | InceptionOutputs, target: torch.Tensor, label_smoothing: float, aux_weight: float):
@@ -28,22 +27,8 @@ def inception_loss(out: torch.Tensor | InceptionOutputs, target: torch.Tensor, l
     return main + aux_weight * aux, main, aux
 
 
-def recipe_optimizer(hp: dict[str, Any], params, global_batch: int, steps_per_epoch: float):
-    """The optimizer config ``hp`` built (§8): its LR at ``reference_batch`` scaled linearly to
-    ``global_batch``, and the staircase schedule (``lr_decay_rate`` every ``epochs_per_decay``
-    epochs) to step after every optimizer step. Returns (optimizer, schedule)."""
-    hp = dict(hp)
-    lr = scaled_lr(hp.pop("lr"), hp.pop("reference_batch"), global_batch)
-    rate, epochs_per_decay = hp.pop("lr_decay_rate"), hp.pop("epochs_per_decay")
-    optimizer = build_optimizer(hp.pop("name"), params, lr, **hp)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: staircase_factor(step, steps_per_epoch, epochs_per_decay, rate)
-    )
-    return optimizer, schedule
-
-
 class InceptionLitModule(pl.LightningModule):
-    """Training, validation and test of one network; raw and EMA weights are both evaluated.
+    """Training, validation and test of ``model``; raw and EMA weights are both evaluated.
 
     ``optimizer`` holds ``name`` (rmsprop | sgd), ``lr`` at ``reference_batch`` (scaled linearly to
     the global batch), ``lr_decay_rate`` every ``epochs_per_decay`` epochs (staircase, stepped
@@ -52,7 +37,7 @@ class InceptionLitModule(pl.LightningModule):
 
     def __init__(
         self,
-        model: dict[str, Any],
+        model: InceptionV3,
         optimizer: dict[str, Any],
         batch_size: int,
         label_smoothing: float = 0.1,
@@ -61,10 +46,8 @@ class InceptionLitModule(pl.LightningModule):
         channels_last: bool = False,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
-        self.model = InceptionV3(InceptionConfig.from_dict(dict(model)))
-        if channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
+        self.save_hyperparameters(ignore=["model"])  # the network is in the state dict, not the hyper-parameters
+        self.model = model.to(memory_format=torch.channels_last) if channels_last else model
         self.ema = WeightEMA(self.model, ema_decay) if ema_decay else None
         self._first_bad_step: torch.Tensor | None = None  # see _note_nonfinite_loss
         self._first_bad_loss: torch.Tensor | None = None

@@ -1,4 +1,5 @@
-"""Optimizers of Table 3: SGD with momentum (the Inception-v2 baseline) and RMSProp (§8).
+"""Optimizers of Table 3: SGD with momentum (the Inception-v2 baseline) and RMSProp (§8), and
+``recipe_optimizer``, the one place a run's optimizer and LR schedule are set up.
 
 ``rmsprop`` is TensorFlow's RMSProp, which the paper trained with; ``rmsprop_torch`` is PyTorch's,
 which differs in where epsilon goes and how the mean square starts (see ``TFRMSprop``). Weight
@@ -8,10 +9,12 @@ decay is the paper's L2 term on convolution and fully connected weights only (do
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import torch
 
 from inception_repro.errors import ConfigError
+from inception_repro.training.schedule import scaled_lr, staircase_factor
 
 OPTIMIZERS = ("rmsprop", "rmsprop_torch", "sgd")
 
@@ -88,3 +91,17 @@ def build_optimizer(name: str, params: Iterable[torch.nn.Parameter], lr: float, 
     if name == "rmsprop_torch":
         return torch.optim.RMSprop(groups, lr=lr, alpha=hp["decay"], eps=hp["eps"], momentum=hp["momentum"])
     return torch.optim.SGD(groups, lr=lr, momentum=hp["momentum"])
+
+
+def recipe_optimizer(hp: dict[str, Any], params, global_batch: int, steps_per_epoch: float):
+    """The optimizer config ``hp`` built (§8): its LR at ``reference_batch`` scaled linearly to
+    ``global_batch``, and the staircase schedule (``lr_decay_rate`` every ``epochs_per_decay``
+    epochs) to step after every optimizer step. Returns (optimizer, schedule)."""
+    hp = dict(hp)
+    lr = scaled_lr(hp.pop("lr"), hp.pop("reference_batch"), global_batch)
+    rate, epochs_per_decay = hp.pop("lr_decay_rate"), hp.pop("epochs_per_decay")
+    optimizer = build_optimizer(hp.pop("name"), params, lr, **hp)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: staircase_factor(step, steps_per_epoch, epochs_per_decay, rate)
+    )
+    return optimizer, schedule
