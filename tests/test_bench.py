@@ -100,7 +100,7 @@ def test_the_documented_gpu_aux_grid_is_the_gpu_scale_at_299_px_within_its_budge
     from inception_repro.ablate import plan_grid
     from inception_repro.training.schedule import scaled_lr
 
-    planned = plan_grid("aux", "gpu", "1", _documented_aux_command(), force=True)  # force: reads no record
+    planned = plan_grid("aux", "gpu", "1", _documented_aux_command(), force=False)  # plans only: writes nothing
     assert [(p.variant, p.seed) for p in planned] == [("none", 0), ("plain", 0), ("bn", 0)]
     for run in planned:
         cfg = run.cfg
