@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from inception_repro import ablate
+from inception_repro.ablations import ablation_names
 
 from conftest import needs_fashion_mnist, run_folder, tiny_run_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGETS = {"aux": "aux", "label-smoothing": "label_smoothing", "resolution": "resolution",
-           "factorization": "factorization", "optimizer": "optimizer", "table3": "table3"}
+TARGETS = {name.replace("_", "-"): name for name in ablation_names()}  # one per configs/ablations/*.yaml
 STAMP = ".venv/.installed"  # `-o`: the venv counts as set up, so `make` runs only the target's command
 
 
@@ -30,7 +30,7 @@ def _make(*args: str, dry: bool = True) -> subprocess.CompletedProcess:
 def _ablate_argv(*args: str) -> list[str]:
     done = _make(*args)
     assert done.returncode == 0, done.stderr
-    command = shlex.split(done.stdout.strip())
+    command = shlex.split(done.stdout.strip().splitlines()[-1])  # after `make data`'s command
     assert command[:3] == [".venv/bin/python", "-m", "inception_repro.ablate"], done.stdout
     return command[3:]
 
@@ -59,8 +59,15 @@ def test_a_force_value_other_than_1_is_one_clear_line(value):
     assert done.returncode == 2 and f"error: FORCE={value} is not allowed; use FORCE=1 or leave it unset" in done.stderr
 
 
+def test_make_ablations_runs_every_ablation_yaml():
+    done = _make("ablations")
+    assert done.returncode == 0, done.stderr
+    ran = [shlex.split(line)[3] for line in done.stdout.splitlines() if "inception_repro.ablate" in line]
+    assert ran == ablation_names()
+
+
 def test_args_reach_pytest():
-    assert _make("test", "ARGS=-x -q tests/test_cli.py").stdout.strip() == ".venv/bin/python -m pytest -x -q tests/test_cli.py"
+    assert _make("test", "ARGS=-x -q tests/test_cli.py").stdout.strip().splitlines()[-1] == ".venv/bin/python -m pytest -x -q tests/test_cli.py"
 
 
 @needs_fashion_mnist

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from ..ablations import ablation_names, load_ablation
+from ..ablations import Claim, ablation_names, load_ablation
 from ..paths import CONFIG_DIR
 from ..provenance import project_root, relative_to_root
 from .collect import (
@@ -29,7 +29,7 @@ from .collect import (
     complete_runs,
     run_status_counts,
 )
-from .paper import CLAIMS, TABLE2_TOP1_ACC, TABLE3, Claim
+from .paper import TABLE2_TOP1_ACC, TABLE3
 from .plots import (
     Plot,
     metric_label,
@@ -174,7 +174,7 @@ def _with_provenance(table: pd.DataFrame, study: Study, run_dirs) -> pd.DataFram
 
 
 def _claim(ablation: str, control: str, variant: str) -> Claim | None:
-    return next((c for c in CLAIMS if (c.ablation, c.control, c.variant) == (ablation, control, variant)),
+    return next((c for c in load_ablation(ablation).claims if (c.control, c.variant) == (control, variant)),
                 None)
 
 
@@ -207,7 +207,7 @@ def claims(study: Study, ablation: str | None = None) -> pd.DataFrame | Note:
     table = claims_table(study.runs, study.scale)
     name = "claims"
     if ablation is not None:
-        ids = {c.claim for c in CLAIMS if c.ablation == ablation}
+        ids = {c.claim for c in load_ablation(ablation).claims}
         tests = [bool(ids & {claim, *filter(None, same.split(", "))})
                  for claim, same in zip(table["claim"], table["same_comparison_as"])]
         table = _with_provenance(table[tests].reset_index(drop=True), study, table.attrs["run_dirs"])
@@ -294,13 +294,15 @@ def learning_curves(study: Study, ablation: str, variants: list[str] | None = No
     return _save(study, plot, name or f"{ablation}_curves")
 
 
-def aux_overtake(study: Study, metric: str = "val/top1") -> pd.DataFrame | Note:
-    """§4's reading of the aux head: at the FIRST evaluation the net with aux is no better than
-    without (Δ ≈ 0: direction 0), at the LAST it is better (Δ > 0: direction +1). Paired Δ of
-    `metric` vs `none` per seed, 95% CI, verdict by stats' rule. Written as `aux_overtake`."""
-    if (note := _missing(study, "aux")) is not None:
+def overtake(study: Study, ablation: str, claim: str, metric: str = "val/top1") -> pd.DataFrame | Note:
+    """§4's reading of the aux head, for `claim` of `ablation` (its control: the net without the
+    change): at the FIRST evaluation every other variant is no better than the control (Δ ≈ 0:
+    direction 0), at the LAST it is better (Δ > 0: direction +1). Paired Δ of `metric` per seed,
+    95% CI, verdict by stats' rule. Written as `<ablation>_overtake`."""
+    if (note := _missing(study, ablation)) is not None:
         return note
-    h = _history(study, "aux", metric)
+    control = next(c.control for c in load_ablation(ablation).claims if c.claim == claim)
+    h = _history(study, ablation, metric)
     if isinstance(h, Note):
         return h
     h = h.sort_values("step")
@@ -309,16 +311,16 @@ def aux_overtake(study: Study, metric: str = "val/top1") -> pd.DataFrame | Note:
     expect = {"first evaluation": (0, "Δ ≈ 0: no faster convergence early"),
               "last evaluation": (+1, "Δ > 0: overtakes near the end")}
     rows = []
-    for variant in [v for v in variant_order("aux", h["variant"]) if v != "none"]:
+    for variant in [v for v in variant_order(ablation, h["variant"]) if v != control]:
         for when, points in ends.items():
-            s = paired_delta(points, "none", variant, metric, ablation="aux")
+            s = paired_delta(points, control, variant, metric, ablation=ablation)
             direction, reading = expect[when]
-            rows.append({"variant": variant, "control": "none", "evaluation": when,
+            rows.append({"variant": variant, "control": control, "evaluation": when,
                          "step": int(points["step"].median()), "paper": reading,
                          "ours_delta": s.mean, "ci_low": s.ci_low, "ci_high": s.ci_high,
                          "n_seeds": s.n, "scale": study.scale,
                          "verdict": NO_RUNS if s.n == 0 else verdict(s.ci_low, s.ci_high, direction)})
-    return _write(study, _with_provenance(pd.DataFrame(rows), study, h["run_dir"]), "aux_overtake")
+    return _write(study, _with_provenance(pd.DataFrame(rows), study, h["run_dir"]), f"{ablation}_overtake")
 
 
 def scale_input_sizes(scale: str) -> dict[str, int]:
@@ -348,43 +350,45 @@ def _ladder_rows(study: Study, ablation: str, rungs: list[tuple[str, str | None]
     return out
 
 
-def table2(study: Study) -> pd.DataFrame | Note:
-    """§9 Table 2 beside ours: per receptive field, the paper's top-1 (ImageNet) and Δ vs 299,
-    the pixels our stem saw at this scale, our top-1 with CI, paired Δ vs 299, MACs, verdict."""
-    if (note := _missing(study, "resolution")) is not None:
+def table2(study: Study, ablation: str) -> pd.DataFrame | Note:
+    """§9 Table 2 beside ours (`ablation`: the one whose variants are Table 2's receptive fields):
+    per receptive field, the paper's top-1 (ImageNet) and Δ vs 299, the pixels our stem saw at
+    this scale, our top-1 with CI, paired Δ vs 299, MACs, verdict."""
+    if (note := _missing(study, ablation)) is not None:
         return note
     sizes = scale_input_sizes(study.scale)
-    variants = list(load_ablation("resolution").variants)
-    ours = _ladder_rows(study, "resolution", [(v, None if v == "299" else "299") for v in variants])
+    variants = list(load_ablation(ablation).variants)
+    ours = _ladder_rows(study, ablation, [(v, None if v == "299" else "299") for v in variants])
     table = pd.DataFrame([
         {"resolution": int(v), "input_px": sizes[v], "paper_top1": TABLE2_TOP1_ACC[v],
          "paper_delta": round(TABLE2_TOP1_ACC[v] - TABLE2_TOP1_ACC["299"], 2), **o}
         for v, o in zip(variants, ours)])
     rows = complete_runs(study.runs, study.scale)
-    return _write(study, _with_provenance(table, study, rows.loc[rows["ablation"] == "resolution", "run_dir"]),
+    return _write(study, _with_provenance(table, study, rows.loc[rows["ablation"] == ablation, "run_dir"]),
                   "table2")
 
 
-def table3_ladder(study: Study) -> pd.DataFrame | Note:
-    """Table 3's cumulative ladder beside ours: per rung the paper's top-1 error and cost, its Δ
-    top-1 accuracy vs the rung before, our top-1 with CI, paired Δ vs the rung before, verdict."""
-    if (note := _missing(study, "table3")) is not None:
+def table3_ladder(study: Study, ablation: str) -> pd.DataFrame | Note:
+    """Table 3's cumulative ladder beside ours (`ablation`: the one whose variants are its rungs):
+    per rung the paper's top-1 error and cost, its Δ top-1 accuracy vs the rung before, our top-1
+    with CI, paired Δ vs the rung before, verdict."""
+    if (note := _missing(study, ablation)) is not None:
         return note
-    variants = list(load_ablation("table3").variants)
+    variants = list(load_ablation(ablation).variants)
     paper = {r.variant: r for r in TABLE3 if r.variant}
     rungs = [(v, variants[i - 1] if i else None) for i, v in enumerate(variants)]
-    ours = _ladder_rows(study, "table3", rungs)
+    ours = _ladder_rows(study, ablation, rungs)
     table = pd.DataFrame([
         {"row": paper[v].name, "variant": v, "paper_top1_err": paper[v].top1_err,
          "paper_cost_bn_ops": paper[v].cost_bn_ops,
          "paper_delta": round(paper[c].top1_err - paper[v].top1_err, 2) if c else float("nan"), **o}
         for (v, c), o in zip(rungs, ours)])
-    paper_scale = _paper_scale_macs(study, "table3")
+    paper_scale = _paper_scale_macs(study, ablation)
     if paper_scale is not None:
         table.insert(table.columns.get_loc("paper_cost_bn_ops") + 1, "paper_scale_macs_G",
                      table["variant"].map(paper_scale))
     rows = complete_runs(study.runs, study.scale)
-    return _write(study, _with_provenance(table, study, rows.loc[rows["ablation"] == "table3", "run_dir"]),
+    return _write(study, _with_provenance(table, study, rows.loc[rows["ablation"] == ablation, "run_dir"]),
                   "table3")
 
 
@@ -397,10 +401,11 @@ def _paper_scale_macs(study: Study, ablation: str) -> dict[str, float] | None:
     return dict(zip(rows["variant"], rows["macs"] / 1e9))
 
 
-def table3_cost_note(study: Study) -> Text | Note:
+def table3_cost_note(study: Study, ablation: str) -> Text | Note:
     """Table 3's cost column (the paper's "billions of ops") beside our multiply-adds of the same
-    rungs at the paper's size: how far they disagree, and why they cannot be compared."""
-    macs = _paper_scale_macs(study, "table3")
+    rungs (`ablation`'s variants) at the paper's size: how far they disagree, and why they cannot
+    be compared."""
+    macs = _paper_scale_macs(study, ablation)
     if macs is None:
         return paper_costs(study)
     first, last = TABLE3[3], TABLE3[-1]  # Inception-v2, and v2 + everything (= v3)
@@ -419,10 +424,10 @@ def table3_cost_note(study: Study) -> Text | Note:
         "compared only within our own count.")
 
 
-def factorization_cost_note(study: Study) -> Text | Note:
+def factorization_cost_note(study: Study, ablation: str) -> Text | Note:
     """§3 and §5's savings as the paper states them (per convolution) beside what our counts of the
-    whole network at the paper's size show."""
-    macs = _paper_scale_macs(study, "factorization")
+    whole network (`ablation`'s variants) at the paper's size show."""
+    macs = _paper_scale_macs(study, ablation)
     if macs is None:
         return paper_costs(study)
     base = macs["baseline"]
@@ -483,3 +488,14 @@ def costs_figure(study: Study, ablation: str) -> Plot | Note:
         return note
     plot = plot_accuracy_vs_cost(study.runs, study.scale, ablations=[ablation])
     return _save(study, plot, f"{ablation}_accuracy_vs_cost")
+
+
+def notebook_index() -> Text:
+    """Links to every ablation's notebook (configs/ablations/*.yaml) and the costs notebook."""
+    lines = []
+    for name in ablation_names():
+        ablation = load_ablation(name)
+        title = (ablation.notebook or {}).get("title") or ablation.paper_section
+        lines.append(f"- [{name}]({name}.ipynb): {title}.")
+    lines.append("- [costs](costs.ipynb): accuracy against multiply-adds per variant.")
+    return Text("\n".join(lines))
