@@ -1,4 +1,4 @@
-"""What the notebooks show (notebooks/NN_*.ipynb): one function per table or figure.
+"""What the notebooks show (notebooks/*.ipynb): one function per table or figure.
 
 `load()` gathers the runs of ONE scale from a store (results/, the committed study, by default;
 results/local for your own runs) or W&B into a `Study`. Every other
