@@ -1,6 +1,6 @@
 """The paper's numbers as data (Szegedy et al. 2016, arXiv 1512.00567).
 
-Every number here is copied from `shared/reference/PAPER.md` with the section it comes from. They
+Every number here is copied from the paper with the section it comes from. They
 are ImageNet (ILSVRC-2012 val, single crop) numbers: a CPU- or GPU-scale run is compared with them
 only through the *direction* and size of a delta, never through absolute accuracy.
 

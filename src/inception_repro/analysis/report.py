@@ -1,34 +1,22 @@
 """What the notebooks show (notebooks/*.ipynb): one function per table or figure.
 
-`load()` gathers the runs of ONE scale from a store (results/, the committed study, by default;
-results/local for your own runs) or W&B into a `Study`. Every other
-function takes the study and returns a DataFrame or a `Plot`, written with provenance under
+`load()` (re-exported from `analysis.load`) gathers the runs of ONE scale into a `Study`; every
+function here takes the study and returns a DataFrame or a `Plot`, written with provenance under
 `<output_dir>/tables` or `<output_dir>/figures`, or a one-line `Note` when there is nothing to show
 yet, so a notebook pointed at missing runs says so instead of failing. Accuracies are top-1 in %,
-deltas in percentage points; the paper's numbers are ImageNet (PAPER.md), ours are the scale named
+deltas in percentage points; the paper's numbers are ImageNet (analysis/paper.py), ours are the scale named
 in every table's `scale` column.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import pandas as pd
-import yaml
 
 from ..ablations import Claim, ablation_names, load_ablation
-from ..paths import CONFIG_DIR
-from ..provenance import project_root, relative_to_root
-from .collect import (
-    COLUMNS,
-    collect_history,
-    collect_runs,
-    collect_wandb,
-    collect_wandb_history,
-    complete_runs,
-    run_status_counts,
-)
+from ..provenance import relative_to_root
+from .collect import complete_runs, run_status_counts
 from .paper import TABLE2_TOP1_ACC, TABLE3
 from .plots import (
     Plot,
@@ -39,10 +27,9 @@ from .plots import (
     plot_variants,
 )
 from .conclusions import COLUMN_GUIDE, RULE, conclusions
+from .load import Study, load
 from .stats import NO_RUNS, claims_table, paired_delta, summarize, variant_order, variant_summary, verdict
 from .tables import ShownTable, write_table
-
-SOURCES = ("local", "wandb")
 
 
 @dataclass(frozen=True)
@@ -63,79 +50,6 @@ class Note(Text):
 
     def _repr_markdown_(self) -> str:
         return f"**{self.text}**"
-
-
-@dataclass
-class Study:
-    """The runs of one scale (every status), where they came from, and where outputs go."""
-
-    runs: pd.DataFrame
-    scale: str
-    source: str
-    location: str
-    out_dir: Path
-    command: str
-    problem: str | None = None
-    wandb_path: tuple[str, str] | None = None
-    _history: pd.DataFrame | None = field(default=None, repr=False)
-
-    def history(self) -> pd.DataFrame:
-        """Every logged metrics row of the study's runs (read once, on first use)."""
-        if self._history is None:
-            self._history = (collect_wandb_history(*self.wandb_path, scale=self.scale)
-                             if self.source == "wandb" else collect_history(self.location, self.scale))
-        return self._history
-
-    def status_line(self) -> str:
-        if self.problem:
-            return self.problem
-        if self.runs.empty:
-            return (f"No run records at scale {self.scale} in {self.location}: run "
-                    f"`make ablation-aux SCALE={self.scale}` (or `make ablations`) first.")
-        counts = self.runs["status"].value_counts()
-        parts = ", ".join(f"{counts.get(s, 0)} {s}" for s in ("complete", "incomplete", "failed", "corrupt"))
-        return (f"{len(self.runs)} runs at scale {self.scale} from {self.location} ({self.source}): "
-                f"{parts}. Statistics use complete runs only.")
-
-    def __repr__(self) -> str:
-        return self.status_line()
-
-    def _repr_markdown_(self) -> str:
-        return f"**{self.status_line()}**"
-
-
-def load(results_dir: str | Path = "results", source: str = "local", scale: str = "cpu",
-         wandb_entity: str | None = None, wandb_project: str = "inception-repro",
-         output_dir: str | Path | None = None, notebook: str = "") -> Study:
-    """The runs at `scale` from `<results_dir>/runs` (a relative path is taken from the project
-    root) or from W&B `wandb_entity/wandb_project`. Tables and
-    figures go to `<output_dir>/tables|figures` (default: results_dir, or results/ for W&B).
-    Reading problems become `Study.problem`, one line, never an exception."""
-    if source not in SOURCES:
-        raise ValueError(f"source={source!r}; valid: {', '.join(SOURCES)}")
-    root = project_root()
-    results = root / Path(results_dir)
-    out_dir = root / Path(output_dir) if output_dir is not None else results
-    command = f"notebooks/{notebook}.ipynb (source={source}, scale={scale})"
-    study = Study(pd.DataFrame(columns=COLUMNS), scale, source, relative_to_root([results])[0], out_dir,
-                  command)
-    if source == "wandb":
-        try:
-            import wandb
-
-            api = wandb.Api()
-            study.wandb_path = (wandb_entity or api.default_entity, wandb_project)
-            study.location = "/".join(study.wandb_path)
-            runs = collect_wandb(*study.wandb_path, api=api)
-        except Exception as err:  # no key, no network, unknown project: one line
-            study.problem = f"Cannot read W&B runs: {' '.join(str(err).split())}"
-            return study
-        study.runs = runs[(runs["scale"] == scale) | runs["scale"].isna()].reset_index(drop=True)
-    elif not results.is_dir():
-        study.problem = f"No results folder at {study.location}: run an ablation first (`make ablation-aux`)."
-    else:
-        study.runs = collect_runs(results, scale)
-    return study
 
 
 def _make_target(ablation: str) -> str:
@@ -323,12 +237,6 @@ def overtake(study: Study, ablation: str, claim: str, metric: str = "val/top1") 
     return _write(study, _with_provenance(pd.DataFrame(rows), study, h["run_dir"]), f"{ablation}_overtake")
 
 
-def scale_input_sizes(scale: str) -> dict[str, int]:
-    """Pixels fed to each Table 2 stem at `scale` (configs/scale/<scale>.yaml `input_sizes`)."""
-    path = CONFIG_DIR / "scale" / f"{scale}.yaml"
-    return {str(k): int(v) for k, v in yaml.safe_load(path.read_text())["scale"]["input_sizes"].items()}
-
-
 def _ladder_rows(study: Study, ablation: str, rungs: list[tuple[str, str | None]],
                  metric: str = "test_top1") -> list[dict]:
     """Ours per `(variant, control)` rung: mean, CI, n, mean MACs, paired Δ vs control, verdict."""
@@ -356,16 +264,16 @@ def table2(study: Study, ablation: str) -> pd.DataFrame | Note:
     this scale, our top-1 with CI, paired Δ vs 299, MACs, verdict."""
     if (note := _missing(study, ablation)) is not None:
         return note
-    sizes = scale_input_sizes(study.scale)
+    rows = complete_runs(study.runs, study.scale)
+    rows = rows[rows["ablation"] == ablation]
+    sizes = rows.groupby("variant")["input_size"].first()  # the pixels each stem saw, from its runs' configs
     variants = list(load_ablation(ablation).variants)
     ours = _ladder_rows(study, ablation, [(v, None if v == "299" else "299") for v in variants])
     table = pd.DataFrame([
-        {"resolution": int(v), "input_px": sizes[v], "paper_top1": TABLE2_TOP1_ACC[v],
+        {"resolution": int(v), "input_px": sizes.get(v), "paper_top1": TABLE2_TOP1_ACC[v],
          "paper_delta": round(TABLE2_TOP1_ACC[v] - TABLE2_TOP1_ACC["299"], 2), **o}
         for v, o in zip(variants, ours)])
-    rows = complete_runs(study.runs, study.scale)
-    return _write(study, _with_provenance(table, study, rows.loc[rows["ablation"] == ablation, "run_dir"]),
-                  "table2")
+    return _write(study, _with_provenance(table, study, rows["run_dir"]), "table2")
 
 
 def table3_ladder(study: Study, ablation: str) -> pd.DataFrame | Note:
