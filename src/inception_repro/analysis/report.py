@@ -407,3 +407,18 @@ def notebook_index() -> Text:
         lines.append(f"- [{name}]({name}.ipynb): {title}.")
     lines.append("- [costs](costs.ipynb): accuracy against multiply-adds per variant.")
     return Text("\n".join(lines))
+
+
+def costed_ablations(study: Study) -> list[str]:
+    """The ablations whose complete runs at the study's scale differ in multiply-adds per image."""
+    rows = complete_runs(study.runs, study.scale) if not study.runs.empty else study.runs
+    return [a for a in ablation_names() if rows.loc[rows["ablation"] == a, "macs"].nunique() > 1]
+
+
+def costs_figures(study: Study) -> None:
+    """`costs_figure` of every `costed_ablations` ablation under its notebook's title, displayed."""
+    from IPython.display import display
+
+    for name in costed_ablations(study):
+        title = (load_ablation(name).notebook or {}).get("title") or name
+        display(Text(f"### {title}"), costs_figure(study, name))
