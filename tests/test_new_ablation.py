@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 
-from conftest import needs_fashion_mnist, tiny_run_overrides
+from conftest import TINIER_SUBSETS, needs_fashion_mnist, tiny_run_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 NEW = """\
@@ -58,7 +58,7 @@ def test_a_new_ablation_yaml_is_picked_up_end_to_end(tmp_path, fmnist_cache):
 
     results = tmp_path / "results"
     _run(configs, sys.executable, "-m", "inception_repro.ablate", "more_smoothing", "--seeds", "0,1", "--",
-         *tiny_run_overrides(results, fmnist_cache))
+         *tiny_run_overrides(results, fmnist_cache), *TINIER_SUBSETS)
     for variant, eps in (("eps0", 0.0), ("eps0.3", 0.3)):
         for seed in (0, 1):
             run = results / "runs" / "cpu" / "more_smoothing" / variant / f"seed{seed}"

@@ -26,7 +26,7 @@ from inception_repro.analysis.stats import CLAIMS_COLUMNS
 from inception_repro.analysis import cost_table
 from inception_repro.provenance import project_root
 
-from conftest import needs_fashion_mnist, tiny_run_overrides
+from conftest import TINIER_SUBSETS, needs_fashion_mnist, tiny_run_overrides
 
 # Training 42 tiny runs and executing the notebooks take about 5 CPU-minutes; on a machine shared
 # with other training that can take many times longer, so the hang guard is generous.
@@ -35,9 +35,8 @@ pytestmark = [needs_fashion_mnist, pytest.mark.slow, pytest.mark.timeout(3600)]
 NOTEBOOKS = sorted((project_root() / "notebooks").glob("*.ipynb"))
 KERNEL = "inception-repro"
 SEEDS = 2
-# Smaller still than conftest's tiny runs: 2 steps of 8 images, validated after each, 16 test images.
-TINIER = ["data.train_subset=16", "data.batch_size=8", "data.val_subset=16", "data.test_subset=16",
-          "data.eval_batch_size=16", "trainer.val_check_interval=0.5"]
+# 2 steps of 8 images, validated after each, 16 test images.
+TINIER = [*TINIER_SUBSETS, "trainer.val_check_interval=0.5"]
 VERDICTS = {"supports", "contradicts", "inconclusive"}
 N_RUNS = SEEDS * sum(len(load_ablation(a).variants) for a in ablation_names())
 
