@@ -12,6 +12,10 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pytest
+
+from inception_repro.ablations import load_ablation
+from inception_repro.errors import ConfigError
 
 from conftest import TINIER_SUBSETS, needs_fashion_mnist, tiny_run_overrides
 
@@ -72,3 +76,18 @@ def test_a_new_ablation_yaml_is_picked_up_end_to_end(tmp_path, fmnist_cache):
     cells = nbformat.read(tmp_path / "notebooks" / "more_smoothing.ipynb", as_version=4).cells
     assert "More label smoothing" in cells[0].source
     assert 'report.claims(study, \'more_smoothing\')' in [c.source for c in cells]
+
+
+def test_a_claim_on_a_variant_the_file_lacks_or_without_a_direction_is_one_clear_error(tmp_path):
+    (tmp_path / "ablations").mkdir()
+    path = tmp_path / "ablations" / "more_smoothing.yaml"
+    path.write_text(NEW.replace("variant: eps0.3", "variant: eps0.5"))
+    with pytest.raises(ConfigError, match="claim 'more_smoothing_helps' compares variants that are not in the file"):
+        load_ablation("more_smoothing", tmp_path)
+    path.write_text(NEW.replace("    direction: better\n", ""))
+    with pytest.raises(ConfigError, match="needs 'direction' \\(direction one of better, worse, same\\)"):
+        load_ablation("more_smoothing", tmp_path)
+    path.write_text(NEW)
+    (claim,) = load_ablation("more_smoothing", tmp_path).claims
+    assert (claim.ablation, claim.control, claim.variant, claim.direction, claim.paper_delta) == (
+        "more_smoothing", "eps0", "eps0.3", +1, None)
