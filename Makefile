@@ -19,8 +19,13 @@ ABLATE = $(PY) -m inception_repro.ablate $(1) $(if $(SCALE),--scale $(SCALE)) $(
 	$(if $(STORE),--store $(STORE)) $(if $(filter 1,$(FORCE)),--force) $(if $(filter 1,$(RETRY_FAILED)),--retry-failed) \
 	$(if $(LAUNCHER),--launcher $(LAUNCHER)) $(if $(ARGS),-- $(ARGS))
 
-.PHONY: setup data smoke test test-nodata costs ablations ablation-aux ablation-label-smoothing ablation-resolution \
-        ablation-factorization ablation-optimizer ablation-table3 notebooks lab report wandb-push wandb-sync bench bench-gpu probe clean
+# Every configs/ablations/<name>.yaml is an ablation: `make ablation-<name>` ('_' written '-') trains its grid
+# (a pattern rule, so not .PHONY: make skips pattern rules for phony targets).
+ABLATIONS := $(basename $(notdir $(wildcard $(or $(INCEPTION_REPRO_CONFIGS),configs)/ablations/*.yaml)))
+ABLATION_TARGETS := $(addprefix ablation-,$(subst _,-,$(ABLATIONS)))
+
+.PHONY: setup data smoke test test-nodata costs ablations notebooks lab report wandb-push wandb-sync \
+        bench bench-gpu probe clean
 
 setup: $(STAMP)
 
@@ -54,19 +59,9 @@ smoke: $(STAMP) data
 costs: $(STAMP)
 	$(PY) -m inception_repro.analysis.cost_table
 
-ablation-aux: $(STAMP) data
-	$(call ABLATE,aux)
-ablation-label-smoothing: $(STAMP) data
-	$(call ABLATE,label_smoothing)
-ablation-resolution: $(STAMP) data
-	$(call ABLATE,resolution)
-ablation-factorization: $(STAMP) data
-	$(call ABLATE,factorization)
-ablation-optimizer: $(STAMP) data
-	$(call ABLATE,optimizer)
-ablation-table3: $(STAMP) data
-	$(call ABLATE,table3)
-ablations: ablation-aux ablation-label-smoothing ablation-resolution ablation-factorization ablation-optimizer ablation-table3
+ablation-%: $(STAMP) data
+	$(call ABLATE,$(subst -,_,$*))
+ablations: $(ABLATION_TARGETS)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
@@ -94,11 +89,13 @@ wandb-sync: $(STAMP)
 wandb-push: $(STAMP)
 	$(PY) -m inception_repro.analysis.wandb_push $(if $(SCALE),--scale $(SCALE))
 
-# Notebooks (notebooks/NN_*.ipynb) run in place with papermill on the kernel $(STAMP) registers,
-# so their saved outputs show on GitHub; they write results/tables and results/figures and read
+# Notebooks: one per ablation written from its YAML (inception_repro/analysis/notebooks.py), then
+# every notebooks/*.ipynb run in place with papermill on the kernel $(STAMP) registers, so their
+# saved outputs show on GitHub; they write results/tables and results/figures and read
 # results/tables/model_costs.csv if `make costs` wrote it.
 notebooks: $(STAMP)
-	@for nb in notebooks/[0-9][0-9]_*.ipynb; do echo "papermill $$nb"; \
+	$(PY) -m inception_repro.analysis.notebooks >/dev/null
+	@for nb in notebooks/*.ipynb; do echo "papermill $$nb"; \
 	  $(VENV)/bin/papermill --kernel inception-repro --no-progress-bar --log-level WARNING \
 	    $(if $(SCALE),-p scale $(SCALE)) "$$nb" "$$nb" || exit 1; done
 	$(PY) -m inception_repro.analysis.readme_results

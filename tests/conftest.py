@@ -54,6 +54,11 @@ def pytest_runtest_setup(item):
         )
 
 
+TINIER_SUBSETS = ["data.train_subset=16", "data.batch_size=8", "data.val_subset=16", "data.test_subset=16",
+                  "data.eval_batch_size=16"]
+"""Appended to `tiny_run_overrides`: smaller still, 2 steps of 8 images, 16 val and test images."""
+
+
 def tiny_run_overrides(results_dir, cache_dir) -> list[str]:
     """A real training run on a Fashion-MNIST subset, a handful of steps at width 0.125."""
     root = fashion_mnist_gz_dir()

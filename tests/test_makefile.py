@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from inception_repro import ablate
+from inception_repro.ablations import ablation_names
 
 from conftest import needs_fashion_mnist, run_folder, tiny_run_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGETS = {"aux": "aux", "label-smoothing": "label_smoothing", "resolution": "resolution",
-           "factorization": "factorization", "optimizer": "optimizer", "table3": "table3"}
+TARGETS = {name.replace("_", "-"): name for name in ablation_names()}  # one per configs/ablations/*.yaml
 STAMP = ".venv/.installed"  # `-o`: the venv counts as set up, so `make` runs only the target's command
 
 
@@ -59,6 +59,13 @@ def test_the_readme_examples_parse(tmp_path):
 def test_a_force_value_other_than_1_is_one_clear_line(value):
     done = _make("ablation-aux", f"FORCE={value}")
     assert done.returncode == 2 and f"error: FORCE={value} is not allowed; use FORCE=1 or leave it unset" in done.stderr
+
+
+def test_make_ablations_runs_every_ablation_yaml():
+    done = _make("ablations")
+    assert done.returncode == 0, done.stderr
+    ran = [shlex.split(line)[3] for line in done.stdout.splitlines() if "inception_repro.ablate" in line]
+    assert ran == ablation_names()
 
 
 def test_args_reach_pytest_and_only_data_overrides_reach_the_data_provider():

@@ -19,24 +19,24 @@ import pytest
 from ipykernel.kernelspec import install as install_kernel
 
 from inception_repro import ablate
-from inception_repro.ablations import ablation_names, load_ablation
-from inception_repro.analysis.paper import CLAIMS, TABLE2_TOP1_ACC
+from inception_repro.ablations import ablation_names, all_claims, load_ablation
+from inception_repro.analysis.notebooks import ablation_notebook
+from inception_repro.analysis.paper import TABLE2_TOP1_ACC
 from inception_repro.analysis.stats import CLAIMS_COLUMNS
 from inception_repro.analysis import cost_table
 from inception_repro.provenance import project_root
 
-from conftest import needs_fashion_mnist, tiny_run_overrides
+from conftest import TINIER_SUBSETS, needs_fashion_mnist, tiny_run_overrides
 
 # Training 42 tiny runs and executing the notebooks take about 5 CPU-minutes; on a machine shared
 # with other training that can take many times longer, so the hang guard is generous.
 pytestmark = [needs_fashion_mnist, pytest.mark.slow, pytest.mark.timeout(3600)]
 
-NOTEBOOKS = sorted((project_root() / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = sorted((project_root() / "notebooks").glob("*.ipynb"))
 KERNEL = "inception-repro"
 SEEDS = 2
-# Smaller still than conftest's tiny runs: 2 steps of 8 images, validated after each, 16 test images.
-TINIER = ["data.train_subset=16", "data.batch_size=8", "data.val_subset=16", "data.test_subset=16",
-          "data.eval_batch_size=16", "trainer.val_check_interval=0.5"]
+# 2 steps of 8 images, validated after each, 16 test images.
+TINIER = [*TINIER_SUBSETS, "trainer.val_check_interval=0.5"]
 VERDICTS = {"supports", "contradicts", "inconclusive"}
 N_RUNS = SEEDS * sum(len(load_ablation(a).variants) for a in ablation_names())
 
@@ -91,14 +91,21 @@ def table(out, name) -> pd.DataFrame:
 
 def test_the_notebooks_are_the_ones_the_readme_links():
     names = [nb.stem for nb in NOTEBOOKS]
-    assert names == ["00_summary", "01_auxiliary_classifier", "02_label_smoothing", "03_low_resolution",
-                     "04_factorization", "05_table3", "06_costs"]
+    assert names == sorted(["00_summary", "costs", *ablation_names()])  # one per ablation YAML
     readme = (project_root() / "README.md").read_text()
+    docs = (project_root() / "docs" / "notebooks.md").read_text()
     for nb in NOTEBOOKS:
         cells = nbformat.read(nb, as_version=4).cells
         assert [c for c in cells if "parameters" in c.metadata.get("tags", [])], nb.name
         assert nbformat.read(nb, as_version=4).metadata.kernelspec.name == KERNEL
-        assert f"notebooks/{nb.name}" in readme
+        assert f"notebooks/{nb.name}" in (readme if nb.stem in ablation_names() else docs), nb.name
+
+
+def test_each_ablation_notebook_is_the_one_its_yaml_writes():
+    for name in ablation_names():
+        committed = nbformat.read(project_root() / "notebooks" / f"{name}.ipynb", as_version=4).cells
+        written = ablation_notebook(load_ablation(name)).cells
+        assert [(c.cell_type, c.source) for c in committed] == [(c.cell_type, c.source) for c in written], name
 
 
 def test_every_notebook_runs_and_shows_every_table_and_figure(executed):
@@ -119,7 +126,7 @@ def test_claims_table_matches_the_run_records(executed, trained):
     claims = table(out, "claims")
     assert tuple(claims.columns) == CLAIMS_COLUMNS
     # one commit, so table3's last rung is the same pair of configs as aux's bn vs plain: shown once
-    assert list(claims["claim"]) == [c.claim for c in CLAIMS if c.claim != "table3_bn_aux"]
+    assert list(claims["claim"]) == [c.claim for c in all_claims() if c.claim != "table3_bn_aux"]
     assert (claims["n_seeds"] == SEEDS).all() and (claims["scale"] == "cpu").all()
     assert set(claims["verdict"]) <= VERDICTS
     meta = json.loads((out / "tables" / "claims.meta.json").read_text())
@@ -179,8 +186,8 @@ def test_per_claim_tables(executed):
     assert list(t2["paper_top1"]) == [TABLE2_TOP1_ACC[v] for v in ("79", "151", "299")]
     assert (t2["n"] == SEEDS).all() and t2["ours_macs_M"].gt(0).all()
     assert table(out, "table3")["paper_scale_macs_G"].gt(0).all()
-    assert any(t.startswith("**Table 3's cost column and our count disagree.**") for t in shown(notebooks["05_table3"]))
-    assert any(t.startswith("**The paper's savings are per convolution") for t in shown(notebooks["04_factorization"]))
+    assert any(t.startswith("**Table 3's cost column and our count disagree.**") for t in shown(notebooks["table3"]))
+    assert any(t.startswith("**The paper's savings are per convolution") for t in shown(notebooks["factorization"]))
 
     t3 = table(out, "table3")
     assert list(t3["variant"]) == list(load_ablation("table3").variants)
@@ -199,7 +206,7 @@ def test_per_claim_tables(executed):
 def test_figures_are_written_with_provenance(executed):
     out, _ = executed
     names = ["claims", "aux_curves", "label_smoothing_curves", "fig2_curves",
-             *(f"{a}_variants" for a in ("aux", "label_smoothing", "resolution", "factorization", "table3")),
+             *(f"{a}_variants" for a in ablation_names()),
              *(f"{a}_accuracy_vs_cost" for a in ("resolution", "factorization", "table3"))]
     for name in names:
         for suffix in (".png", ".svg", ".meta.json"):
@@ -210,7 +217,7 @@ def test_figures_are_written_with_provenance(executed):
 def test_ablations_without_runs_and_an_empty_folder_say_so_in_one_line(trained, kernel, tmp_path):
     only_aux = tmp_path / "only_aux"
     shutil.copytree(trained / "runs" / "cpu" / "aux", only_aux / "runs" / "cpu" / "aux")
-    nb = execute(NOTEBOOKS[3], only_aux, tmp_path / "out_aux", kernel)  # 03_low_resolution
+    nb = execute(project_root() / "notebooks" / "resolution.ipynb", only_aux, tmp_path / "out_aux", kernel)
     texts = shown(nb)
     assert "No complete runs for ablation 'resolution' at scale cpu yet" in texts[1]
     assert all(t.startswith("No ") for t in texts[1:]), texts

@@ -15,7 +15,8 @@ def test_the_committed_readme_shows_what_results_holds():
 
 
 def _project_copy(tmp_path, readme: str):
-    """README plus the committed tables, figures and run records (config and summary only)."""
+    """README and docs/results.md (both `readme`) plus the committed tables, figures and run
+    records (config and summary only)."""
     shutil.copytree(ROOT / "results" / "tables", tmp_path / "results" / "tables")
     shutil.copytree(ROOT / "results" / "figures", tmp_path / "results" / "figures")
     for summary in (ROOT / "results" / "runs").glob("*/*/*/seed*/summary.json"):
@@ -23,6 +24,8 @@ def _project_copy(tmp_path, readme: str):
         run.mkdir(parents=True)
         for name in ("summary.json", "config.yaml"):
             shutil.copy(summary.parent / name, run / name)
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "results.md").write_text(readme)
     (tmp_path / "README.md").write_text(readme)
     return tmp_path / "README.md"
 
@@ -31,15 +34,15 @@ def test_the_section_is_rewritten_between_the_markers_and_a_change_in_results_is
     readme = _project_copy(tmp_path, f"# Title\n\n{BEGIN}\nold text\n{END}\n\n## After\n")
     assert main(["--root", str(tmp_path), "--check"]) == 1
     assert main(["--root", str(tmp_path)]) == 0
-    text = readme.read_text()
+    text, full = readme.read_text(), (tmp_path / "docs" / "results.md").read_text()
     claims = (tmp_path / "results" / "tables" / "claims.md").read_text().strip()
-    assert text.startswith("# Title\n\n") and text.endswith(f"{END}\n\n## After\n")
-    assert claims in text and "old text" not in text
-    assert "**What this study can and cannot conclude** (scale `cpu`" in text
-    assert "**The verdict rule, dated 2026-12-01**" in text
-    assert "at scale `cpu` they see 21 / 39 / 75 px inputs" in text  # from table2.csv
-    assert "![Every claim" in text and "(results/figures/claims.png)" in text
-    assert "- `aux`: 6 runs, scale `cpu`, width " in text  # 3 variants x 2 seeds
+    for written in (text, full):
+        assert written.startswith("# Title\n\n") and written.endswith(f"{END}\n\n## After\n")
+        assert "old text" not in written and "**What this study can and cannot conclude** (scale `cpu`" in written
+        assert "![Every claim" in written and "(results/figures/claims.png)" in written
+    assert claims in full and "**The verdict rule, dated 2026-12-01**" in full
+    assert "at scale `cpu` they see 21 / 39 / 75 px inputs" in full  # from table2.csv
+    assert "- `aux`: 6 runs, scale `cpu`, width " in full  # the runs of one commit
     assert main(["--root", str(tmp_path)]) == 0 and readme.read_text() == text  # idempotent
     assert "up to date" in capsys.readouterr().out
 

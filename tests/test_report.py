@@ -40,9 +40,9 @@ class FakeApi:
 
 def test_a_wandb_study_gives_the_same_tables_and_curves(monkeypatch, tmp_path):
     monkeypatch.setattr(wandb, "Api", FakeApi)
-    study = report.load(source="wandb", output_dir=tmp_path, notebook="01_auxiliary_classifier")
+    study = report.load(source="wandb", output_dir=tmp_path, notebook="aux")
     assert repr(study).startswith("4 runs at scale cpu from me/inception-repro (wandb): 4 complete")
-    overtake = report.aux_overtake(study)
+    overtake = report.overtake(study, "aux", claim="aux_plain_vs_none")
     assert list(overtake["variant"]) == ["bn", "bn"] and list(overtake["step"]) == [5, 10]
     assert overtake["ours_delta"].tolist() == pytest.approx([-2.0, -2.0])
     assert isinstance(report.learning_curves(study, "aux"), Plot)

@@ -11,7 +11,6 @@ from wandb_workspaces.reports import v2 as wr
 from inception_repro.ablations import ablation_names, load_ablation
 from inception_repro.analysis import wandb_reports
 from inception_repro.analysis.collect import collect_runs
-from inception_repro.analysis.paper import CLAIMS
 from inception_repro.analysis.stats import claims_table, variant_summary
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
@@ -29,7 +28,7 @@ def test_every_ablation_has_a_report_of_its_runs_grouped_by_variant(runs):
         assert name in report.title and "scale=cpu" in report.title
         text = " ".join(b.text for b in report.blocks if isinstance(b, wr.MarkdownBlock))
         assert load_ablation(name).paper_section in text
-        assert all(f"`{c.variant}` vs `{c.control}`" in text for c in CLAIMS if c.ablation == name)
+        assert all(f"`{c.variant}` vs `{c.control}`" in text for c in load_ablation(name).claims)
         (grid,) = [b for b in report.blocks if isinstance(b, wr.PanelGrid)]
         (runset,) = grid.runsets
         assert (runset.entity, runset.project, runset.groupby) == ("me", "inception-repro", ["config.variant"])
@@ -50,7 +49,7 @@ def test_reports_show_the_notebooks_95_percent_intervals(runs):
         for v in variant_summary(runs, name, "cpu").itertuples():
             assert f"| {v.variant} | {v.n} | {v.mean:.2f} | [{v.ci_low:.2f}, {v.ci_high:.2f}] |" in text
         claims = claims_table(runs, "cpu")
-        for c in [c for c in CLAIMS if c.ablation == name]:
+        for c in load_ablation(name).claims:
             merged = claims["same_comparison_as"].fillna("").astype(str).str.split(", ").apply(lambda names: c.claim in names)
             row = claims[(claims["claim"] == c.claim) | merged].iloc[0]  # identical comparisons are one row
             assert f"[{row.ci_low:+.2f}, {row.ci_high:+.2f}] | {row.n_seeds} | {row.verdict} |" in text

@@ -1,6 +1,7 @@
 """Analysis: run records -> tidy tables, the paper's numbers, statistics, verdicts, figures.
 
-See collect (reading runs), paper (the paper's numbers), stats (the verdict rule), plots and
+See collect (reading runs), paper (the paper's tables; the claims are in
+configs/ablations/*.yaml), stats (the verdict rule), plots and
 tables (outputs with provenance), report (what each notebook shows) and wandb_reports (`make report`).
 """
 
@@ -12,7 +13,7 @@ from .collect import (
     complete_runs,
     run_status_counts,
 )
-from .paper import CLAIMS, TABLE3, Claim, claim, claims_frame, table2_frame, table3_frame
+from .paper import TABLE3, table3_frame
 from .plots import (
     Plot,
     plot_accuracy_vs_cost,
@@ -34,9 +35,9 @@ from .stats import (
 from .tables import markdown_table, write_table
 
 __all__ = [
-    "CLAIMS", "TABLE3", "Claim", "PairedDelta", "Plot", "Summary", "claim", "claims_frame",
+    "TABLE3", "PairedDelta", "Plot", "Summary",
     "claims_table", "collect_history", "collect_runs", "collect_wandb", "collect_wandb_history",
     "complete_runs", "markdown_table", "paired_delta", "plot_accuracy_vs_cost", "plot_claims",
     "plot_learning_curves", "plot_variants", "run_status_counts", "save_figure", "summarize",
-    "table2_frame", "table3_frame", "variant_order", "variant_summary", "verdict", "write_table",
+    "table3_frame", "variant_order", "variant_summary", "verdict", "write_table",
 ]

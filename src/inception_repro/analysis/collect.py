@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import yaml
 
 from ..runs import NUMERIC_KEYS, STATUSES as RUN_STATUSES, SUMMARY_KEYS, RunRecord, read_records, summary_problem
 
@@ -30,14 +31,27 @@ def _row(summary: Any, run_dir: str, problem: str | None, expected: dict[str, An
     return {**row, "run_dir": run_dir, "problem": problem}
 
 
+def _input_size(config: Any) -> int | None:
+    """Pixels the run's network was fed (its config's `model.input_size`), None if not recorded."""
+    model = config.get("model") if isinstance(config, dict) else None
+    return model.get("input_size") if isinstance(model, dict) else None
+
+
 def _record_row(record: RunRecord) -> dict[str, Any]:
-    return _row(record.summary, str(record.root), record.problem, record.identity)
+    try:
+        config = yaml.safe_load(record.folder.config.read_text())
+    except (OSError, yaml.YAMLError):
+        config = None
+    return {**_row(record.summary, str(record.root), record.problem, record.identity),
+            "input_size": _input_size(config)}
 
 
 def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     extra = sorted({k for r in rows for k in r} - set(COLUMNS))
     df = pd.DataFrame(rows, columns=[*COLUMNS, *extra])
-    df["seed"] = pd.to_numeric(df["seed"], errors="coerce").astype("Int64")
+    for key in ("seed", "input_size"):
+        if key in df:
+            df[key] = pd.to_numeric(df[key], errors="coerce").astype("Int64")
     for key in NUMERIC_KEYS:
         df[key] = pd.to_numeric(df[key], errors="coerce").astype("float64")
     return df
@@ -107,7 +121,8 @@ def _wandb_rows(runs: list[Any], path: str) -> list[dict[str, Any]]:
     rows = []
     for run in runs:
         record = _wandb_record(run)
-        rows.append(_row(record, str(getattr(run, "url", None) or f"wandb:{path}/{run.id}"), summary_problem(record)))
+        rows.append({**_row(record, str(getattr(run, "url", None) or f"wandb:{path}/{run.id}"), summary_problem(record)),
+                     "input_size": _input_size(dict(run.config))})
     return rows
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .paper import CLAIMS
+from ..ablations import all_claims
 from .power import ALPHA, POWER
 from .stats import CONTRADICTS, EQUIVALENCE_MARGIN, NO_RUNS, RULE_DATE, SUPPORTS, TARGET_HALF_WIDTH
 from .tables import markdown_table
@@ -27,7 +27,7 @@ COLUMN_GUIDE = f"""Columns: `paper_delta` and `ours_delta` are top-1 changes (pe
 
 
 def _direction(claim_id: str) -> int:
-    return next(c.direction for c in CLAIMS if c.claim == claim_id)
+    return next(c.direction for c in all_claims() if c.claim == claim_id)
 
 
 def _text(column: pd.Series) -> pd.Series:
@@ -60,7 +60,7 @@ def conclusions(claims: pd.DataFrame) -> str:
         f"**What this study can and cannot conclude** (scale `{scale}`, "
         f"{' to '.join(map(str, sorted({seeds[0], seeds[-1]})))} seeds per comparison):",
         "",
-        f"- {len(CLAIMS)} paper claims make {len(claims)} distinct comparisons"
+        f"- {len(all_claims())} paper claims make {len(claims)} distinct comparisons"
         + "".join(f"; `{r.claim}` and `{r.same_comparison_as}` compare the same pair of configs"
                   for r in merged.itertuples(index=False))
         + f". {len(tested)} have runs.",

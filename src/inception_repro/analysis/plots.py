@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 
 from ..provenance import project_root, relative_to_root, write_with_provenance
 from .collect import complete_runs
-from .paper import CLAIMS
+from ..ablations import all_claims
 from .stats import EQUIVALENCE_MARGIN, paired_delta, summarize, variant_order, variant_summary
 
 _DIRECTION = {1: "Δ > 0", -1: "Δ < 0", 0: "Δ ≈ 0"}
@@ -96,7 +96,7 @@ def plot_variants(runs_df: pd.DataFrame, ablation: str, scale: str,
     table = variant_summary(runs_df, ablation, scale, metric)
     rows = complete_runs(runs_df, scale)
     rows = rows[rows["ablation"] == ablation]
-    claims = [c for c in CLAIMS if c.ablation == ablation]
+    claims = [c for c in all_claims() if c.ablation == ablation]
     fig = Figure(figsize=(4 + 1.1 * (len(table) + len(claims)), 4.5), layout="constrained")
     ax_abs, ax_delta = fig.subplots(1, 2, width_ratios=[max(len(table), 1), max(len(claims), 1)])
 
@@ -205,7 +205,7 @@ def plot_claims(claims: pd.DataFrame) -> Plot:
     """Every claim of a `stats.claims_table` as one row: our paired Δ top-1 with its 95% CI beside
     the paper's Δ (ImageNet; its direction where it gives no number) and our verdict."""
     scale = claims.attrs["scale"]
-    by_id = {c.claim: c for c in CLAIMS}
+    by_id = {c.claim: c for c in all_claims()}
     fig = Figure(figsize=(8, 0.45 * len(claims) + 1.6), layout="constrained")
     ax = fig.subplots()
     y = np.arange(len(claims))[::-1]

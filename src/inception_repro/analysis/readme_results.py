@@ -24,19 +24,21 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from ..ablations import ablation_names, load_ablation
 from ..cli import run_cli
 from ..provenance import atomic_write, project_root
 from .conclusions import COLUMN_GUIDE, RULE, conclusions
 
 BEGIN = "<!-- results:begin (written by python -m inception_repro.analysis.readme_results) -->"
 END = "<!-- results:end -->"
-KEY_FIGURES = (
-    ("claims", "Every claim: our paired delta and its 95% interval beside the paper's delta"),
-    ("aux_curves", "§4: validation top-1 during training, no aux / aux / BN aux"),
-    ("table3_variants", "Table 3: the cumulative ladder"),
-    ("resolution_variants", "Table 2's three stems (receptive fields 79 / 151 / 299 px)"),
-    ("factorization_accuracy_vs_cost", "Factorizations: multiply-adds per image and accuracy per variant"),
-)
+SHORT_FIGURE = ("claims", "Every claim: our paired delta and its 95% interval beside the paper's delta")
+
+
+def key_figures() -> list[tuple[str, str]]:
+    """(figure, caption): every claim's figure, then each ablation's `notebook.readme_figure`
+    (configs/ablations/*.yaml) in name order."""
+    chosen = [(load_ablation(a).notebook or {}).get("readme_figure") for a in ablation_names()]
+    return [SHORT_FIGURE, *((f["figure"], f["caption"]) for f in chosen if f)]
 
 
 def resolution_caption(tables: Path) -> str:
@@ -50,7 +52,6 @@ def resolution_caption(tables: Path) -> str:
             "multiply-adds per image")
 
 
-SHORT_FIGURE = "claims"
 FULL = Path("docs") / "results.md"
 
 
@@ -106,7 +107,7 @@ def render(root: Path) -> str:
         *budget_lines(root, meta["run_dirs"]),
         "",
     ]
-    for name, caption in KEY_FIGURES:
+    for name, caption in key_figures():
         caption += resolution_caption(tables) if name == "resolution_variants" else ""
         if (figures / f"{name}.png").exists():
             lines += [f"**{caption}** (`results/figures/{name}.png`)", "", f"![{caption}](results/figures/{name}.png)", ""]
@@ -138,7 +139,7 @@ def render_short(root: Path) -> str:
     claims = pd.read_csv(tables / "claims.csv")
     meta = json.loads((tables / "claims.meta.json").read_text())
     summary = conclusions(claims).split("\n\nFor the other", 1)[0]
-    caption = dict(KEY_FIGURES)[SHORT_FIGURE]
+    name, caption = SHORT_FIGURE
     return "\n".join([
         BEGIN, "", summary, "",
         f"Top-1 deltas in percentage points, variant over control, paired by seed (scale `{meta['scale']}`, "
@@ -146,7 +147,7 @@ def render_short(root: Path) -> str:
         "find with 80% power. The paper's deltas are ImageNet; ours are Fashion-MNIST at the cpu scale, "
         "so they test direction and mechanics, not ImageNet numbers.",
         "", compact_claims(claims), "",
-        f"![{caption}](results/figures/{SHORT_FIGURE}.png)", "",
+        f"![{caption}](results/figures/{name}.png)", "",
         f"The verdict rule, the full table, what would resolve each claim, the runs' budgets and more "
         f"figures: [{FULL.as_posix()}]({FULL.as_posix()}).", "",
         END,

@@ -1,35 +1,23 @@
-"""What the notebooks show (notebooks/NN_*.ipynb): one function per table or figure.
+"""What the notebooks show (notebooks/*.ipynb): one function per table or figure.
 
-`load()` gathers the runs of ONE scale from a store (results/, the committed study, by default;
-results/local for your own runs) or W&B into a `Study`. Every other
-function takes the study and returns a DataFrame or a `Plot`, written with provenance under
+`load()` (re-exported from `analysis.load`) gathers the runs of ONE scale into a `Study`; every
+function here takes the study and returns a DataFrame or a `Plot`, written with provenance under
 `<output_dir>/tables` or `<output_dir>/figures`, or a one-line `Note` when there is nothing to show
 yet, so a notebook pointed at missing runs says so instead of failing. Accuracies are top-1 in %,
-deltas in percentage points; the paper's numbers are ImageNet (PAPER.md), ours are the scale named
+deltas in percentage points; the paper's numbers are ImageNet (analysis/paper.py), ours are the scale named
 in every table's `scale` column.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import pandas as pd
-import yaml
 
-from ..ablations import ablation_names, load_ablation
-from ..paths import CONFIG_DIR
-from ..provenance import project_root, relative_to_root
-from .collect import (
-    COLUMNS,
-    collect_history,
-    collect_runs,
-    collect_wandb,
-    collect_wandb_history,
-    complete_runs,
-    run_status_counts,
-)
-from .paper import CLAIMS, TABLE2_TOP1_ACC, TABLE3, Claim
+from ..ablations import Claim, ablation_names, load_ablation
+from ..provenance import relative_to_root
+from .collect import complete_runs, run_status_counts
+from .paper import TABLE2_TOP1_ACC, TABLE3
 from .plots import (
     Plot,
     metric_label,
@@ -39,10 +27,9 @@ from .plots import (
     plot_variants,
 )
 from .conclusions import COLUMN_GUIDE, RULE, conclusions
+from .load import Study, load
 from .stats import NO_RUNS, claims_table, paired_delta, summarize, variant_order, variant_summary, verdict
 from .tables import ShownTable, write_table
-
-SOURCES = ("local", "wandb")
 
 
 @dataclass(frozen=True)
@@ -63,79 +50,6 @@ class Note(Text):
 
     def _repr_markdown_(self) -> str:
         return f"**{self.text}**"
-
-
-@dataclass
-class Study:
-    """The runs of one scale (every status), where they came from, and where outputs go."""
-
-    runs: pd.DataFrame
-    scale: str
-    source: str
-    location: str
-    out_dir: Path
-    command: str
-    problem: str | None = None
-    wandb_path: tuple[str, str] | None = None
-    _history: pd.DataFrame | None = field(default=None, repr=False)
-
-    def history(self) -> pd.DataFrame:
-        """Every logged metrics row of the study's runs (read once, on first use)."""
-        if self._history is None:
-            self._history = (collect_wandb_history(*self.wandb_path, scale=self.scale)
-                             if self.source == "wandb" else collect_history(self.location, self.scale))
-        return self._history
-
-    def status_line(self) -> str:
-        if self.problem:
-            return self.problem
-        if self.runs.empty:
-            return (f"No run records at scale {self.scale} in {self.location}: run "
-                    f"`make ablation-aux SCALE={self.scale}` (or `make ablations`) first.")
-        counts = self.runs["status"].value_counts()
-        parts = ", ".join(f"{counts.get(s, 0)} {s}" for s in ("complete", "incomplete", "failed", "corrupt"))
-        return (f"{len(self.runs)} runs at scale {self.scale} from {self.location} ({self.source}): "
-                f"{parts}. Statistics use complete runs only.")
-
-    def __repr__(self) -> str:
-        return self.status_line()
-
-    def _repr_markdown_(self) -> str:
-        return f"**{self.status_line()}**"
-
-
-def load(results_dir: str | Path = "results", source: str = "local", scale: str = "cpu",
-         wandb_entity: str | None = None, wandb_project: str = "inception-repro",
-         output_dir: str | Path | None = None, notebook: str = "") -> Study:
-    """The runs at `scale` from `<results_dir>/runs` (a relative path is taken from the project
-    root) or from W&B `wandb_entity/wandb_project`. Tables and
-    figures go to `<output_dir>/tables|figures` (default: results_dir, or results/ for W&B).
-    Reading problems become `Study.problem`, one line, never an exception."""
-    if source not in SOURCES:
-        raise ValueError(f"source={source!r}; valid: {', '.join(SOURCES)}")
-    root = project_root()
-    results = root / Path(results_dir)
-    out_dir = root / Path(output_dir) if output_dir is not None else results
-    command = f"notebooks/{notebook}.ipynb (source={source}, scale={scale})"
-    study = Study(pd.DataFrame(columns=COLUMNS), scale, source, relative_to_root([results])[0], out_dir,
-                  command)
-    if source == "wandb":
-        try:
-            import wandb
-
-            api = wandb.Api()
-            study.wandb_path = (wandb_entity or api.default_entity, wandb_project)
-            study.location = "/".join(study.wandb_path)
-            runs = collect_wandb(*study.wandb_path, api=api)
-        except Exception as err:  # no key, no network, unknown project: one line
-            study.problem = f"Cannot read W&B runs: {' '.join(str(err).split())}"
-            return study
-        study.runs = runs[(runs["scale"] == scale) | runs["scale"].isna()].reset_index(drop=True)
-    elif not results.is_dir():
-        study.problem = f"No results folder at {study.location}: run an ablation first (`make ablation-aux`)."
-    else:
-        study.runs = collect_runs(results, scale)
-    return study
 
 
 def _make_target(ablation: str) -> str:
@@ -174,7 +88,7 @@ def _with_provenance(table: pd.DataFrame, study: Study, run_dirs) -> pd.DataFram
 
 
 def _claim(ablation: str, control: str, variant: str) -> Claim | None:
-    return next((c for c in CLAIMS if (c.ablation, c.control, c.variant) == (ablation, control, variant)),
+    return next((c for c in load_ablation(ablation).claims if (c.control, c.variant) == (control, variant)),
                 None)
 
 
@@ -207,7 +121,7 @@ def claims(study: Study, ablation: str | None = None) -> pd.DataFrame | Note:
     table = claims_table(study.runs, study.scale)
     name = "claims"
     if ablation is not None:
-        ids = {c.claim for c in CLAIMS if c.ablation == ablation}
+        ids = {c.claim for c in load_ablation(ablation).claims}
         tests = [bool(ids & {claim, *filter(None, same.split(", "))})
                  for claim, same in zip(table["claim"], table["same_comparison_as"])]
         table = _with_provenance(table[tests].reset_index(drop=True), study, table.attrs["run_dirs"])
@@ -294,13 +208,15 @@ def learning_curves(study: Study, ablation: str, variants: list[str] | None = No
     return _save(study, plot, name or f"{ablation}_curves")
 
 
-def aux_overtake(study: Study, metric: str = "val/top1") -> pd.DataFrame | Note:
-    """§4's reading of the aux head: at the FIRST evaluation the net with aux is no better than
-    without (Δ ≈ 0: direction 0), at the LAST it is better (Δ > 0: direction +1). Paired Δ of
-    `metric` vs `none` per seed, 95% CI, verdict by stats' rule. Written as `aux_overtake`."""
-    if (note := _missing(study, "aux")) is not None:
+def overtake(study: Study, ablation: str, claim: str, metric: str = "val/top1") -> pd.DataFrame | Note:
+    """§4's reading of the aux head, for `claim` of `ablation` (its control: the net without the
+    change): at the FIRST evaluation every other variant is no better than the control (Δ ≈ 0:
+    direction 0), at the LAST it is better (Δ > 0: direction +1). Paired Δ of `metric` per seed,
+    95% CI, verdict by stats' rule. Written as `<ablation>_overtake`."""
+    if (note := _missing(study, ablation)) is not None:
         return note
-    h = _history(study, "aux", metric)
+    control = next(c.control for c in load_ablation(ablation).claims if c.claim == claim)
+    h = _history(study, ablation, metric)
     if isinstance(h, Note):
         return h
     h = h.sort_values("step")
@@ -309,22 +225,16 @@ def aux_overtake(study: Study, metric: str = "val/top1") -> pd.DataFrame | Note:
     expect = {"first evaluation": (0, "Δ ≈ 0: no faster convergence early"),
               "last evaluation": (+1, "Δ > 0: overtakes near the end")}
     rows = []
-    for variant in [v for v in variant_order("aux", h["variant"]) if v != "none"]:
+    for variant in [v for v in variant_order(ablation, h["variant"]) if v != control]:
         for when, points in ends.items():
-            s = paired_delta(points, "none", variant, metric, ablation="aux")
+            s = paired_delta(points, control, variant, metric, ablation=ablation)
             direction, reading = expect[when]
-            rows.append({"variant": variant, "control": "none", "evaluation": when,
+            rows.append({"variant": variant, "control": control, "evaluation": when,
                          "step": int(points["step"].median()), "paper": reading,
                          "ours_delta": s.mean, "ci_low": s.ci_low, "ci_high": s.ci_high,
                          "n_seeds": s.n, "scale": study.scale,
                          "verdict": NO_RUNS if s.n == 0 else verdict(s.ci_low, s.ci_high, direction)})
-    return _write(study, _with_provenance(pd.DataFrame(rows), study, h["run_dir"]), "aux_overtake")
-
-
-def scale_input_sizes(scale: str) -> dict[str, int]:
-    """Pixels fed to each Table 2 stem at `scale` (configs/scale/<scale>.yaml `input_sizes`)."""
-    path = CONFIG_DIR / "scale" / f"{scale}.yaml"
-    return {str(k): int(v) for k, v in yaml.safe_load(path.read_text())["scale"]["input_sizes"].items()}
+    return _write(study, _with_provenance(pd.DataFrame(rows), study, h["run_dir"]), f"{ablation}_overtake")
 
 
 def _ladder_rows(study: Study, ablation: str, rungs: list[tuple[str, str | None]],
@@ -348,43 +258,45 @@ def _ladder_rows(study: Study, ablation: str, rungs: list[tuple[str, str | None]
     return out
 
 
-def table2(study: Study) -> pd.DataFrame | Note:
-    """§9 Table 2 beside ours: per receptive field, the paper's top-1 (ImageNet) and Δ vs 299,
-    the pixels our stem saw at this scale, our top-1 with CI, paired Δ vs 299, MACs, verdict."""
-    if (note := _missing(study, "resolution")) is not None:
+def table2(study: Study, ablation: str) -> pd.DataFrame | Note:
+    """§9 Table 2 beside ours (`ablation`: the one whose variants are Table 2's receptive fields):
+    per receptive field, the paper's top-1 (ImageNet) and Δ vs 299, the pixels our stem saw at
+    this scale, our top-1 with CI, paired Δ vs 299, MACs, verdict."""
+    if (note := _missing(study, ablation)) is not None:
         return note
-    sizes = scale_input_sizes(study.scale)
-    variants = list(load_ablation("resolution").variants)
-    ours = _ladder_rows(study, "resolution", [(v, None if v == "299" else "299") for v in variants])
+    rows = complete_runs(study.runs, study.scale)
+    rows = rows[rows["ablation"] == ablation]
+    sizes = rows.groupby("variant")["input_size"].first()  # the pixels each stem saw, from its runs' configs
+    variants = list(load_ablation(ablation).variants)
+    ours = _ladder_rows(study, ablation, [(v, None if v == "299" else "299") for v in variants])
     table = pd.DataFrame([
-        {"resolution": int(v), "input_px": sizes[v], "paper_top1": TABLE2_TOP1_ACC[v],
+        {"resolution": int(v), "input_px": sizes.get(v), "paper_top1": TABLE2_TOP1_ACC[v],
          "paper_delta": round(TABLE2_TOP1_ACC[v] - TABLE2_TOP1_ACC["299"], 2), **o}
         for v, o in zip(variants, ours)])
-    rows = complete_runs(study.runs, study.scale)
-    return _write(study, _with_provenance(table, study, rows.loc[rows["ablation"] == "resolution", "run_dir"]),
-                  "table2")
+    return _write(study, _with_provenance(table, study, rows["run_dir"]), "table2")
 
 
-def table3_ladder(study: Study) -> pd.DataFrame | Note:
-    """Table 3's cumulative ladder beside ours: per rung the paper's top-1 error and cost, its Δ
-    top-1 accuracy vs the rung before, our top-1 with CI, paired Δ vs the rung before, verdict."""
-    if (note := _missing(study, "table3")) is not None:
+def table3_ladder(study: Study, ablation: str) -> pd.DataFrame | Note:
+    """Table 3's cumulative ladder beside ours (`ablation`: the one whose variants are its rungs):
+    per rung the paper's top-1 error and cost, its Δ top-1 accuracy vs the rung before, our top-1
+    with CI, paired Δ vs the rung before, verdict."""
+    if (note := _missing(study, ablation)) is not None:
         return note
-    variants = list(load_ablation("table3").variants)
+    variants = list(load_ablation(ablation).variants)
     paper = {r.variant: r for r in TABLE3 if r.variant}
     rungs = [(v, variants[i - 1] if i else None) for i, v in enumerate(variants)]
-    ours = _ladder_rows(study, "table3", rungs)
+    ours = _ladder_rows(study, ablation, rungs)
     table = pd.DataFrame([
         {"row": paper[v].name, "variant": v, "paper_top1_err": paper[v].top1_err,
          "paper_cost_bn_ops": paper[v].cost_bn_ops,
          "paper_delta": round(paper[c].top1_err - paper[v].top1_err, 2) if c else float("nan"), **o}
         for (v, c), o in zip(rungs, ours)])
-    paper_scale = _paper_scale_macs(study, "table3")
+    paper_scale = _paper_scale_macs(study, ablation)
     if paper_scale is not None:
         table.insert(table.columns.get_loc("paper_cost_bn_ops") + 1, "paper_scale_macs_G",
                      table["variant"].map(paper_scale))
     rows = complete_runs(study.runs, study.scale)
-    return _write(study, _with_provenance(table, study, rows.loc[rows["ablation"] == "table3", "run_dir"]),
+    return _write(study, _with_provenance(table, study, rows.loc[rows["ablation"] == ablation, "run_dir"]),
                   "table3")
 
 
@@ -397,10 +309,11 @@ def _paper_scale_macs(study: Study, ablation: str) -> dict[str, float] | None:
     return dict(zip(rows["variant"], rows["macs"] / 1e9))
 
 
-def table3_cost_note(study: Study) -> Text | Note:
+def table3_cost_note(study: Study, ablation: str) -> Text | Note:
     """Table 3's cost column (the paper's "billions of ops") beside our multiply-adds of the same
-    rungs at the paper's size: how far they disagree, and why they cannot be compared."""
-    macs = _paper_scale_macs(study, "table3")
+    rungs (`ablation`'s variants) at the paper's size: how far they disagree, and why they cannot
+    be compared."""
+    macs = _paper_scale_macs(study, ablation)
     if macs is None:
         return paper_costs(study)
     first, last = TABLE3[3], TABLE3[-1]  # Inception-v2, and v2 + everything (= v3)
@@ -419,10 +332,10 @@ def table3_cost_note(study: Study) -> Text | Note:
         "compared only within our own count.")
 
 
-def factorization_cost_note(study: Study) -> Text | Note:
+def factorization_cost_note(study: Study, ablation: str) -> Text | Note:
     """§3 and §5's savings as the paper states them (per convolution) beside what our counts of the
-    whole network at the paper's size show."""
-    macs = _paper_scale_macs(study, "factorization")
+    whole network (`ablation`'s variants) at the paper's size show."""
+    macs = _paper_scale_macs(study, ablation)
     if macs is None:
         return paper_costs(study)
     base = macs["baseline"]
@@ -483,3 +396,29 @@ def costs_figure(study: Study, ablation: str) -> Plot | Note:
         return note
     plot = plot_accuracy_vs_cost(study.runs, study.scale, ablations=[ablation])
     return _save(study, plot, f"{ablation}_accuracy_vs_cost")
+
+
+def notebook_index() -> Text:
+    """Links to every ablation's notebook (configs/ablations/*.yaml) and the costs notebook."""
+    lines = []
+    for name in ablation_names():
+        ablation = load_ablation(name)
+        title = (ablation.notebook or {}).get("title") or ablation.paper_section
+        lines.append(f"- [{name}]({name}.ipynb): {title}.")
+    lines.append("- [costs](costs.ipynb): accuracy against multiply-adds per variant.")
+    return Text("\n".join(lines))
+
+
+def costed_ablations(study: Study) -> list[str]:
+    """The ablations whose complete runs at the study's scale differ in multiply-adds per image."""
+    rows = complete_runs(study.runs, study.scale) if not study.runs.empty else study.runs
+    return [a for a in ablation_names() if rows.loc[rows["ablation"] == a, "macs"].nunique() > 1]
+
+
+def costs_figures(study: Study) -> None:
+    """`costs_figure` of every `costed_ablations` ablation under its notebook's title, displayed."""
+    from IPython.display import display
+
+    for name in costed_ablations(study):
+        title = (load_ablation(name).notebook or {}).get("title") or name
+        display(Text(f"### {title}"), costs_figure(study, name))

@@ -1,4 +1,4 @@
-"""Seed statistics and the verdict rule (paper claims: analysis.paper.CLAIMS).
+"""Seed statistics and the verdict rule (paper claims: configs/ablations/*.yaml).
 
 THE RULE, as of 2026-12-01 (RULE_DATE), written before the runs of the study-design rerun exist:
 
@@ -49,7 +49,7 @@ from scipy import stats as sps
 from ..ablations import ablation_names, load_ablation
 from ..runs import UNHASHED_KEYS
 from .collect import complete_runs
-from .paper import CLAIMS, Claim
+from ..ablations import Claim, all_claims
 from .power import ALPHA, minimum_detectable_effect, seeds_for_half_width, seeds_for_power
 
 RULE_DATE = "2026-12-01"
@@ -244,9 +244,9 @@ class _Comparison(NamedTuple):
 
 
 def _comparisons(runs: pd.DataFrame, metric: str) -> list[_Comparison]:
-    """Rule 6: CLAIMS grouped by the config pair they compare, each delta computed once."""
+    """Rule 6: the claims grouped by the config pair they compare, each delta computed once."""
     found: dict[object, _Comparison] = {}
-    for c in CLAIMS:
+    for c in all_claims():
         d = paired_delta(runs, c.control, c.variant, metric, ablation=c.ablation)
         used = runs[runs["run_dir"].isin(d.run_dirs)]
         key = (frozenset(used.loc[used["variant"] == c.control, "config_id"]),

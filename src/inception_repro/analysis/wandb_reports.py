@@ -31,7 +31,6 @@ from ..ablations import Ablation, ablation_names, load_ablation
 from ..cli import run_cli
 from ..training.tracking import credentials_found, server_url
 from .collect import collect_runs
-from .paper import CLAIMS
 from .stats import CONFIDENCE, claims_table, variant_summary
 from .tables import markdown_table
 from .wandb_push import default_project
@@ -53,10 +52,9 @@ def runset(ablation: str, scale: str, entity: str, project: str) -> wr.Runset:
 def _claims_text(ablation: Ablation) -> str:
     lines = [f"**Claim ({ablation.paper_section}).** {ablation.claim}", "",
              "Paper's Δ top-1 (ImageNet, percentage points) per comparison:"]
-    for c in CLAIMS:
-        if c.ablation == ablation.name:
-            delta = "direction only" if c.paper_delta is None else f"{c.paper_delta:+.1f}"
-            lines.append(f"- `{c.variant}` vs `{c.control}` ({c.paper_section}): {delta}. {c.statement}")
+    for c in ablation.claims:
+        delta = "direction only" if c.paper_delta is None else f"{c.paper_delta:+.1f}"
+        lines.append(f"- `{c.variant}` vs `{c.control}` ({c.paper_section}): {delta}. {c.statement}")
     return "\n".join(lines)
 
 
@@ -76,7 +74,7 @@ def intervals_text(runs: pd.DataFrame, ablation: str, scale: str) -> str:
         "variant": variants["variant"], "seeds": variants["n"], "test top-1 (%)": variants["mean"],
         f"{LEVEL} interval": [_interval(lo, hi).replace("+", "") for lo, hi in zip(variants["ci_low"], variants["ci_high"])],
     })
-    ids = {c.claim: c for c in CLAIMS if c.ablation == ablation}
+    ids = {c.claim: c for c in load_ablation(ablation).claims}
     table = claims_table(runs, scale)
     # An identical comparison is one row, named after its first claim: show it under this ablation's name.
     names = [[c, *filter(None, str(same).split(", "))] if isinstance(same, str) else [c]

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 from torchvision import datasets
 
 from inception_repro.data.fashion_mnist_files import resolve_fashion_mnist
-from inception_repro.data.loaders import ResumableTrainData, make_loader
+from inception_repro.data.loaders import ResumableTrainData
 from inception_repro.data.transforms import BatchPreprocess
 from inception_repro.errors import ConfigError
 
@@ -95,15 +95,6 @@ class FashionMNISTDataModule(ResumableTrainData, pl.LightningDataModule):
         for split, idx in indices.items():
             source = test if split == "test" else train
             self.splits[split] = InMemoryImages(source.data, source.targets, idx[: self.subsets[split]])
-
-    def train_dataloader(self) -> DataLoader:
-        return self.train_loader(self.splits["train"], self.num_workers)
-
-    def val_dataloader(self) -> DataLoader:
-        return make_loader(self.splits["val"], self.eval_batch_size, self.num_workers, train=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return make_loader(self.splits["test"], self.eval_batch_size, self.num_workers, train=False)
 
     def preprocess(self, images: torch.Tensor, train: bool) -> torch.Tensor:
         """uint8 [B,1,28,28] -> float [B,in_chans,input_size,input_size] in [-1,1]; random flips if `train`."""

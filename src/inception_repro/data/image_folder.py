@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 from PIL import Image
-from torch.utils.data import DataLoader
 from torchvision import datasets
 
-from inception_repro.data.loaders import ResumableTrainData, make_loader
+from inception_repro.data.loaders import ResumableTrainData
 from inception_repro.data.transforms import check_in_chans, inception_eval_transform, inception_train_transform
 from inception_repro.errors import DatasetCorruptError, DatasetNotFoundError
 
@@ -89,12 +88,3 @@ class ImageFolderDataModule(ResumableTrainData, pl.LightningDataModule):
                     )
                 except FileNotFoundError as err:
                     raise DatasetNotFoundError(f"{self.dirs[split]}: {err}") from err
-
-    def train_dataloader(self) -> DataLoader:
-        return self.train_loader(self.splits["train"], self.num_workers)
-
-    def val_dataloader(self) -> DataLoader:
-        return make_loader(self.splits["val"], self.eval_batch_size, self.num_workers, train=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return make_loader(self.splits["test"], self.eval_batch_size, self.num_workers, train=False)

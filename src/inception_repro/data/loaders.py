@@ -59,13 +59,17 @@ def make_loader(dataset: Dataset, batch_size: int, num_workers: int, train: bool
 
 
 class ResumableTrainData:
-    """Mixin for a LightningDataModule: its checkpoint state is the train loader's position.
+    """Mixin for a LightningDataModule: its three loaders over ``splits`` (train, val, test
+    datasets), and its checkpoint state, the train loader's position.
 
-    The module sets ``seed`` and ``batch_size`` and builds its train loader with ``train_loader``.
+    The module sets ``seed``, ``batch_size``, ``eval_batch_size``, ``num_workers`` and ``splits``.
     """
 
     seed: int
     batch_size: int
+    eval_batch_size: int
+    num_workers: int
+    splits: dict[str, Dataset]
     trainer: Any
     _sampler: ResumableSampler | None = None
     _resume_at: tuple[int, int] | None = None
@@ -79,6 +83,15 @@ class ResumableTrainData:
             self._sampler.skip = batches * self.batch_size
             self._resume_at = None
         return loader
+
+    def train_dataloader(self) -> DataLoader:
+        return self.train_loader(self.splits["train"], self.num_workers)
+
+    def val_dataloader(self) -> DataLoader:
+        return make_loader(self.splits["val"], self.eval_batch_size, self.num_workers, train=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return make_loader(self.splits["test"], self.eval_batch_size, self.num_workers, train=False)
 
     def state_dict(self) -> dict[str, int]:
         """The epoch of the train order and how many of its batches this rank has trained; after an

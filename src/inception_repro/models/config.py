@@ -7,11 +7,11 @@ from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 from inception_repro.errors import ConfigError
 
-Stem = Literal["v3", "7x7", "light"]
+StemKind = Literal["v3", "7x7", "light"]
 Resolution = Literal[299, 151, 79]
 Aux = Literal["none", "plain", "bn"]
 Activation = Literal["relu", "linear"]
-GridReduction = Literal["efficient", "pool_first", "conv_first"]
+GridReductionKind = Literal["efficient", "pool_first", "conv_first"]
 
 
 @dataclass(frozen=True)
@@ -53,14 +53,14 @@ class InceptionConfig:
     bn_momentum: PyTorch BatchNorm momentum (slim's decay 0.9997 is 0.0003; 0.1 suits short runs).
     """
 
-    stem: Stem = "v3"
+    stem: StemKind = "v3"
     resolution: Resolution = 299
     input_size: int | None = None
     aux: Aux = "bn"
     factorize_5x5: bool = True
     factorized_activation: Activation = "relu"
     asymmetric: bool = True
-    grid_reduction: GridReduction = "efficient"
+    grid_reduction: GridReductionKind = "efficient"
     width: float = 1.0
     num_classes: int = 1000
     in_chans: int = 3

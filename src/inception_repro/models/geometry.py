@@ -36,7 +36,7 @@ def stem_out(resolution: int, pixels: int, stem: str = "v3") -> int:
     """Side of the stem's output (the first module grid) for ``pixels`` wide inputs.
 
     The ``light`` stem is one padded stride-1 3x3 convolution, so its grid is the input's; the
-    ``v3`` and ``7x7`` stems give the same grid (``heads.Stem``), set by Table 2's ``resolution``.
+    ``v3`` and ``7x7`` stems give the same grid (``stem.Stem``), set by Table 2's ``resolution``.
     """
     if stem == "light":
         return pixels

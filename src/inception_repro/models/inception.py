@@ -8,9 +8,10 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from inception_repro.models.config import InceptionConfig
-from inception_repro.models.heads import AuxHead, Stem
+from inception_repro.models.heads import AuxHead
 from inception_repro.models.modules import Grid8Module, Grid17Module, Grid35Module
 from inception_repro.models.reduction import Reduce17, Reduce35
+from inception_repro.models.stem import Stem
 
 
 class InceptionOutputs(NamedTuple):
