@@ -14,7 +14,7 @@ from inception_repro.models.costs import count_macs, count_params
 from inception_repro.models.geometry import grids, min_input_size
 from inception_repro.models.torchvision_compat import from_torchvision_state_dict
 
-PAPER_MACS_299 = 5.713e9  # torchvision's published figure for Inception3 (PAPER.md)
+PAPER_MACS_299 = 5.713e9  # torchvision's published GFLOPS for Inception3 (5.71, its weights documentation)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Figures for the notebooks, each saved as PNG + SVG + provenance (DESIGN.md, "Say the scale").
+"""Figures for the notebooks, each saved as PNG + SVG + provenance; every figure names its scale.
 
 Our numbers come from the scale named in every title; the paper's are ImageNet, so they appear
 only as deltas (percentage points) beside ours, never on our absolute-accuracy axis. Figures use

@@ -1,4 +1,4 @@
-"""Result tables as CSV + Markdown + provenance (DESIGN.md, "Results are data with provenance")."""
+"""Result tables as CSV + Markdown + provenance (.meta.json: the runs, commit, command, scale and date)."""
 
 from __future__ import annotations
 
