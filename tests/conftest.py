@@ -211,3 +211,12 @@ def wandb_standin(no_wandb_login, monkeypatch):
         monkeypatch.setenv("WANDB_API_KEY", "k" * 40)
         yield standin
         wandb.teardown()
+
+
+def error_line(capsys) -> str:
+    """The one ``error:`` line a command printed on stderr; no traceback."""
+    err = capsys.readouterr().err
+    assert "Traceback" not in err, err
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, err
+    return lines[0]

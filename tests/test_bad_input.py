@@ -16,7 +16,7 @@ from inception_repro.config import compose_run
 from inception_repro.data.fashion_mnist_files import FILES
 from inception_repro.runs import RunFolder, config_hash
 
-from conftest import fashion_mnist_gz_dir, needs_fashion_mnist, tiny_run_overrides
+from conftest import error_line, fashion_mnist_gz_dir, needs_fashion_mnist, tiny_run_overrides
 
 
 @pytest.fixture
@@ -37,20 +37,12 @@ def _snapshot(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and p.suffix != ".lock"}
 
 
-def _error_line(capsys) -> str:
-    err = capsys.readouterr().err
-    assert "Traceback" not in err, err
-    lines = [line for line in err.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, err
-    return lines[0]
-
-
 def _train_fails(argv, expected, capsys, results, fmnist_cache, variant="plain"):
     """``variant=plain`` has no record yet; the complete aux/bn run must come through unchanged."""
     before = _snapshot(results)
     argv = ["ablation=aux", f"variant={variant}", *tiny_run_overrides(results, fmnist_cache), *argv]
     assert train.main(argv) == 2
-    assert expected in _error_line(capsys)
+    assert expected in error_line(capsys)
     assert _snapshot(results) == before
 
 
@@ -113,7 +105,7 @@ def test_bad_run_input_is_one_line_and_writes_nothing(argv, expected, capsys, re
 )
 def test_bad_group_values_are_one_line_before_any_data_is_read(argv, expected, capsys, tmp_path):
     assert train.main([f"results_dir={tmp_path}", "allow_outside_results=true", *argv]) == 2
-    assert expected in _error_line(capsys)
+    assert expected in error_line(capsys)
     assert not any(tmp_path.iterdir())
 
 
@@ -138,7 +130,7 @@ def test_corrupt_summary_stops_the_grid_before_training(capsys, tmp_path):
     (run_dir / "summary.json").write_text('{"status": "compl')
     before = _snapshot(tmp_path)
     assert ablate.main(["aux", "--scale", "cpu", "--seeds", "1", "--", f"results_dir={tmp_path}", "allow_outside_results=true", "logger=none"]) == 2
-    assert "summary.json is unreadable" in _error_line(capsys)
+    assert "summary.json is unreadable" in error_line(capsys)
     assert _snapshot(tmp_path) == before
 
 
@@ -148,7 +140,7 @@ def test_unwritable_results_folder(capsys, tmp_path, fmnist_cache):
     blocker.write_text("not a folder")
     argv = ["ablation=aux", "variant=bn", *tiny_run_overrides(blocker / "results", fmnist_cache)]
     assert train.main(argv) == 2
-    assert "cannot write the run folder" in _error_line(capsys)
+    assert "cannot write the run folder" in error_line(capsys)
     assert blocker.read_text() == "not a folder"
 
 
@@ -173,7 +165,7 @@ def test_single_run_refuses_a_changed_config(capsys, results, fmnist_cache):
 )
 def test_bad_grid_options(argv, expected, capsys, tmp_path):
     assert ablate.main([*argv, "--", f"results_dir={tmp_path}", "allow_outside_results=true"]) == 2
-    assert expected in _error_line(capsys)
+    assert expected in error_line(capsys)
     assert not any(tmp_path.iterdir())
 
 

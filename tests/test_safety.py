@@ -20,21 +20,13 @@ from inception_repro.provenance import atomic_write, project_root
 from inception_repro.runs import RunFolder, RunRecordError, run_identity
 from inception_repro.training.history import HistoryLogger
 
-from conftest import kill_once_logged, needs_fashion_mnist, one_thread, run_folder, short_run_overrides, tiny_run_overrides
+from conftest import error_line, kill_once_logged, needs_fashion_mnist, one_thread, run_folder, short_run_overrides, tiny_run_overrides
 
 
 @pytest.fixture(autouse=True)
 def _one_thread():
     with one_thread():
         yield
-
-
-def _error_line(capsys) -> str:
-    err = capsys.readouterr().err
-    assert "Traceback" not in err, err
-    lines = [line for line in err.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 def _sentinel(tmp_path):
@@ -57,7 +49,7 @@ def _intact(folder) -> bool:
 def test_paths_outside_the_results_folder_are_refused_before_anything_happens(key, tmp_path, capsys):
     sentinel = _sentinel(tmp_path)
     assert train.main([f"{key}={sentinel}", "scale=cpu", "--force"]) == 2
-    assert f"{key}={sentinel} is outside the project's results folder" in _error_line(capsys)
+    assert f"{key}={sentinel} is outside the project's results folder" in error_line(capsys)
     assert _intact(sentinel) and sorted(p.name for p in sentinel.iterdir()) == ["notes.txt", "sub"]
 
 
@@ -65,7 +57,7 @@ def test_paths_outside_the_results_folder_are_refused_before_anything_happens(ke
 def test_the_project_root_and_the_filesystem_root_are_refused(argv, capsys):
     before = sorted(p.name for p in project_root().iterdir())
     assert train.main(["scale=cpu", "--force", *argv]) == 2
-    assert "is outside the project's results folder" in _error_line(capsys)
+    assert "is outside the project's results folder" in error_line(capsys)
     assert sorted(p.name for p in project_root().iterdir()) == before
 
 
@@ -74,7 +66,7 @@ def test_a_forced_run_never_deletes_a_folder_that_is_not_its_run(tmp_path, fmnis
     sentinel = _sentinel(tmp_path)
     argv = ["ablation=aux", "variant=bn", *tiny_run_overrides(tmp_path / "results", fmnist_cache), f"run_dir={sentinel}"]
     assert train.main([*argv, "--force"]) == 2
-    assert f"refusing to delete {sentinel}: it is not a run folder (no summary.json)" in _error_line(capsys)
+    assert f"refusing to delete {sentinel}: it is not a run folder (no summary.json)" in error_line(capsys)
     assert _intact(sentinel)
 
 
@@ -102,13 +94,13 @@ def test_a_grid_refuses_overrides_of_what_it_sets_per_run(override, tmp_path, ca
     """Else the grid silently replaced them (variant, seed) or trained every run into one folder (run_dir)."""
     argv = ["aux", "--seeds", "1", "--", f"results_dir={tmp_path}", "allow_outside_results=true", override]
     assert ablate.main(argv) == 2
-    assert f"error: {override}: a grid sets ablation, variant, seed, run_dir for each of its runs" in _error_line(capsys)
+    assert f"error: {override}: a grid sets ablation, variant, seed, run_dir for each of its runs" in error_line(capsys)
     assert not any(tmp_path.iterdir())
 
 
 def test_a_grid_refuses_an_ablation_name_that_is_a_path(tmp_path, capsys):
     assert ablate.main(["../configs/ablations/aux", "--", f"results_dir={tmp_path}", "allow_outside_results=true"]) == 2
-    assert "unknown ablation '../configs/ablations/aux'" in _error_line(capsys)
+    assert "unknown ablation '../configs/ablations/aux'" in error_line(capsys)
 
 
 def test_every_config_key_is_declared_in_the_schema():
@@ -144,7 +136,7 @@ def test_a_checkpoint_of_another_run_is_refused(tmp_path, fmnist_cache, capsys):
     shutil.copy(run_folder(tmp_path) / "checkpoints" / "last.ckpt", other / "checkpoints" / "last.ckpt")
     capsys.readouterr()
     assert train.main([*argv, "seed=1"]) == 2
-    line = _error_line(capsys)
+    line = error_line(capsys)
     assert "last.ckpt belongs to another run (its config_hash " in line and "its seed 0, this run's 1)" in line
     assert "not resuming from it; delete it to restart this run from scratch" in line
     assert sorted(p.name for p in other.iterdir()) == ["checkpoints"]  # no record written
@@ -229,7 +221,7 @@ def test_a_hand_edited_summary_is_a_broken_record(text, problem, tmp_path, capsy
     (run_dir / "summary.json").write_text(text)
     argv = ["aux", "--scale", "cpu", "--seeds", "1", "--", f"results_dir={tmp_path}", "allow_outside_results=true"]
     assert ablate.main(argv) == 2
-    line = _error_line(capsys)
+    line = error_line(capsys)
     assert problem in line and f"delete the run folder {run_dir}" in line
     assert (run_dir / "summary.json").read_text() == text
 
@@ -301,7 +293,7 @@ def test_a_corrupt_jpeg_names_the_file_and_the_run_resumes_once_it_is_fixed(tmp_
             "trainer.checkpoint_every_n_steps=1", "logger=none", f"results_dir={tmp_path / 'results'}",
             "allow_outside_results=true", "ablation=aux", "variant=bn"]
     assert train.main(argv) == 2
-    line = _error_line(capsys)
+    line = error_line(capsys)
     assert f"{data / 'train' / 'b' / '2.JPEG'} is not a readable image" in line and "delete or replace it" in line
     summary = json.loads((run_folder(tmp_path / "results", scale="gpu") / "summary.json").read_text())
     assert summary["status"] == "incomplete"  # not failed: nothing is wrong with the run itself
@@ -315,7 +307,7 @@ def test_an_unexpected_error_is_one_line_and_its_traceback_goes_to_the_run_folde
             raise RuntimeError("a bug\nover two lines")
 
     assert cli.run_cli(command, []) == 1
-    line = _error_line(capsys)
+    line = error_line(capsys)
     log = tmp_path / "crash.log"
     assert line == (f"error: unexpected RuntimeError: a bug over two lines; the traceback is in {log}; "
                     "rerun the same command to resume, and report that file if it happens again")
@@ -325,7 +317,7 @@ def test_an_unexpected_error_is_one_line_and_its_traceback_goes_to_the_run_folde
 def test_without_a_run_folder_the_traceback_goes_to_results_local(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(cli, "project_root", lambda: tmp_path)
     assert cli.run_cli(lambda argv: {}["missing"], []) == 1
-    assert f"the traceback is in {tmp_path / 'results' / 'local' / 'crash.log'}" in _error_line(capsys)
+    assert f"the traceback is in {tmp_path / 'results' / 'local' / 'crash.log'}" in error_line(capsys)
     assert "KeyError" in (tmp_path / "results" / "local" / "crash.log").read_text()
 
 
@@ -334,5 +326,5 @@ def test_an_interrupt_is_one_line(capsys):
         raise KeyboardInterrupt
 
     assert cli.run_cli(interrupted, []) == 130
-    assert _error_line(capsys) == "error: interrupted; run the same command again to resume where it stopped"
+    assert error_line(capsys) == "error: interrupted; run the same command again to resume where it stopped"
 
