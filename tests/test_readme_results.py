@@ -39,7 +39,8 @@ def test_the_section_is_rewritten_between_the_markers_and_a_change_in_results_is
     for written in (text, full):
         assert written.startswith("# Title\n\n") and written.endswith(f"{END}\n\n## After\n")
         assert "old text" not in written and "**What this study can and cannot conclude** (scale `cpu`" in written
-        assert "![Every claim" in written and "(results/figures/claims.png)" in written
+        assert "![Every claim" in written
+    assert "(results/figures/claims.png)" in text and "(../results/figures/claims.png)" in full  # each from its folder
     assert claims in full and "**The verdict rule, dated 2026-12-01**" in full
     assert "at scale `cpu` they see 21 / 39 / 75 px inputs" in full  # from table2.csv
     assert "- `aux`: 6 runs, scale `cpu`, width " in full  # the runs of one commit

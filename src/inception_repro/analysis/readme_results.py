@@ -82,7 +82,7 @@ def budget_lines(root: Path, run_dirs: list[str]) -> list[str]:
 
 
 def render(root: Path) -> str:
-    """The section's text from ``<root>/results``."""
+    """docs/results.md's section from ``<root>/results`` (its links are relative to docs/)."""
     tables, figures = root / "results" / "tables", root / "results" / "figures"
     meta = json.loads((tables / "claims.meta.json").read_text())
     lines = [
@@ -110,7 +110,7 @@ def render(root: Path) -> str:
     for name, caption in key_figures():
         caption += resolution_caption(tables) if name == "resolution_variants" else ""
         if (figures / f"{name}.png").exists():
-            lines += [f"**{caption}** (`results/figures/{name}.png`)", "", f"![{caption}](results/figures/{name}.png)", ""]
+            lines += [f"**{caption}** (`results/figures/{name}.png`)", "", f"![{caption}](../results/figures/{name}.png)", ""]
     return "\n".join([*lines, END])
 
 
