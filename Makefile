@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SCALE ?=
 SEEDS ?=
+# Runs trained at once, one worker process each (default: one per core at the cpu scale).
+JOBS ?=
 ARGS ?=
 FORCE ?= 0
 RETRY_FAILED ?= 0
@@ -15,14 +17,12 @@ LAUNCHER ?=
 STORE ?=
 $(foreach v,FORCE RETRY_FAILED,$(if $(filter-out 0 1,$($(v))),$(error error: $(v)=$($(v)) is not allowed; use $(v)=1 or leave it unset)))
 # $(call ABLATE,<ablation>): the ablation first, then the options, then ARGS (config overrides) after '--'.
-ABLATE = $(PY) -m inception_repro.ablate $(1) $(if $(SCALE),--scale $(SCALE)) $(if $(SEEDS),--seeds $(SEEDS)) \
+ABLATE = $(PY) -m inception_repro.ablate $(1) $(if $(SCALE),--scale $(SCALE)) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(JOBS),--jobs $(JOBS)) \
 	$(if $(STORE),--store $(STORE)) $(if $(filter 1,$(FORCE)),--force) $(if $(filter 1,$(RETRY_FAILED)),--retry-failed) \
 	$(if $(LAUNCHER),--launcher $(LAUNCHER)) $(if $(ARGS),-- $(ARGS))
 
 # Every configs/ablations/<name>.yaml is an ablation: `make ablation-<name>` ('_' written '-') trains its grid
 # (a pattern rule, so not .PHONY: make skips pattern rules for phony targets).
-ABLATIONS := $(basename $(notdir $(wildcard $(or $(INCEPTION_REPRO_CONFIGS),configs)/ablations/*.yaml)))
-ABLATION_TARGETS := $(addprefix ablation-,$(subst _,-,$(ABLATIONS)))
 
 .PHONY: setup data smoke test test-nodata costs ablations notebooks lab report wandb-push wandb-sync \
         bench bench-gpu probe clean
@@ -61,7 +61,9 @@ costs: $(STAMP)
 
 ablation-%: $(STAMP) data
 	$(call ABLATE,$(subst -,_,$*))
-ablations: $(ABLATION_TARGETS)
+# The whole study as one grid: every ablation, each config trained once (shared runs), JOBS at a time.
+ablations: $(STAMP) data
+	$(call ABLATE,all)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

@@ -17,7 +17,7 @@ from conftest import needs_fashion_mnist, tiny_run_overrides
 
 TINY = dict(
     shapes=(Shape(75, 2, False, 1),), rounds=1, warmup=1, steps=2, lightning_rounds=1, data_batches=3,
-    points=((0.125, 75),), point_batch=2, point_steps=1,
+    points=((0.125, 75),), point_batch=2, point_steps=1, study_steps=1,
 )
 
 
@@ -34,6 +34,9 @@ def test_bench_writes_every_figure_with_provenance(tmp_path, fmnist_cache):
     (point,) = on_disk["scaling"]
     assert point["width"] == 0.125 and point["input_size"] == 75
     assert point["peak_rss_mib"] >= point["rss_before_model_mib"] > 0
+    study = on_disk["study_rate"]
+    assert study["runs_per_seed"] > study["configs_per_seed"] and len(study["runs"]) == study["runs_per_seed"]
+    assert on_disk["before_seeds_per_hour"] > 0 and on_disk["after_seeds_per_hour"] > 0
 
 
 @needs_fashion_mnist
@@ -100,7 +103,7 @@ def test_the_documented_gpu_aux_grid_is_the_gpu_scale_at_299_px_within_its_budge
     from inception_repro.ablate import plan_grid
     from inception_repro.training.schedule import scaled_lr
 
-    planned = plan_grid("aux", "gpu", "1", _documented_aux_command(), force=False)  # plans only: writes nothing
+    planned = plan_grid(["aux"], "gpu", "1", _documented_aux_command(), force=False)  # plans only: writes nothing
     assert [(p.variant, p.seed) for p in planned] == [("none", 0), ("plain", 0), ("bn", 0)]
     for run in planned:
         cfg = run.cfg

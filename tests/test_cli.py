@@ -28,7 +28,7 @@ def _error_line(capsys) -> str:
     [
         (["nope"], "valid: aux, factorization, label_smoothing, optimizer, resolution, table3"),
         (["aux", "--", "model.depth=3"], "Could not override 'model.depth'"),
-        (["aux", "--scale", "tpu"], "valid: cpu, gpu, paper"),
+        (["aux", "--scale", "tpu"], "valid: cpu, study_gpu, gpu, paper"),
         (["aux", "--seeds", "two"], "is not a count"),
         (["aux", "--", "model.aux=deep"], "model.aux='deep': must be one of none, plain, bn"),
         (["aux", "--", "optimizer=adam"], "Available options in 'optimizer': rmsprop rmsprop_torch sgd"),

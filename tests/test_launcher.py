@@ -40,7 +40,7 @@ def test_the_launcher_touches_only_hydras_own_config():
 
 
 def test_sweep_covers_the_runs_to_train(tmp_path):
-    planned = ablate.plan_grid("aux", "cpu", "2", [f"results_dir={tmp_path}", "allow_outside_results=true"], force=False)
+    planned = ablate.plan_grid(["aux"], "cpu", "2", [f"results_dir={tmp_path}", "allow_outside_results=true"], force=False)
     overrides = sweep_overrides(planned, "slurm", ["logger=none", "hydra.launcher.partition=gpu"])
     assert overrides == [
         "ablation=aux", "variant=none,plain,bn", "seed=0,1", "scale=cpu", "logger=none",

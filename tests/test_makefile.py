@@ -50,7 +50,7 @@ def test_the_readme_examples_parse(tmp_path):
     """What `make ablation-aux ARGS=...` runs is a command line the ablate parser accepts."""
     argv = _ablate_argv("ablation-aux", "SEEDS=1", "ARGS=logger=none data.download=true")
     assert argv == ["aux", "--seeds", "1", "--", "logger=none", "data.download=true"]
-    planned = ablate.plan_grid("aux", "cpu", "1", [*argv[4:], f"results_dir={tmp_path}", "allow_outside_results=true"],
+    planned = ablate.plan_grid(["aux"], "cpu", "1", [*argv[4:], f"results_dir={tmp_path}", "allow_outside_results=true"],
                                force=False)
     assert [run.variant for run in planned] == ["none", "plain", "bn"]
 
@@ -61,11 +61,12 @@ def test_a_force_value_other_than_1_is_one_clear_line(value):
     assert done.returncode == 2 and f"error: FORCE={value} is not allowed; use FORCE=1 or leave it unset" in done.stderr
 
 
-def test_make_ablations_runs_every_ablation_yaml():
-    done = _make("ablations")
+def test_make_ablations_runs_the_whole_study_as_one_grid():
+    done = _make("ablations", "JOBS=3")
     assert done.returncode == 0, done.stderr
-    ran = [shlex.split(line)[3] for line in done.stdout.splitlines() if "inception_repro.ablate" in line]
-    assert ran == ablation_names()
+    (line,) = [shlex.split(line) for line in done.stdout.splitlines() if "inception_repro.ablate" in line]
+    assert line[3:] == ["all", "--jobs", "3"]
+    assert set(ablate.parse_ablations(["all"])) == set(ablation_names())
 
 
 def test_args_reach_pytest_and_only_data_overrides_reach_the_data_provider():

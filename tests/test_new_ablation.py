@@ -58,7 +58,10 @@ def test_a_new_ablation_yaml_is_picked_up_end_to_end(tmp_path, fmnist_cache):
     (configs / "ablations" / "more_smoothing.yaml").write_text(NEW)
 
     planned = _run(configs, "make", "-s", "-n", "-o", ".venv/.installed", "ablations").stdout
-    assert ".venv/bin/python -m inception_repro.ablate more_smoothing" in planned  # listed by `make ablations`
+    assert ".venv/bin/python -m inception_repro.ablate all" in planned  # `make ablations`: every ablation YAML
+    every = _run(configs, sys.executable, "-c", "from inception_repro.ablate import parse_ablations; "
+                 "print(' '.join(parse_ablations(['all'])))").stdout.split()
+    assert "more_smoothing" in every and "aux" in every
 
     results = tmp_path / "results"
     _run(configs, sys.executable, "-m", "inception_repro.ablate", "more_smoothing", "--seeds", "0,1", "--",

@@ -35,7 +35,8 @@ def test_probe_records_runs_and_resumes_without_training_again(tmp_path, fmnist_
     assert design["paired_seeds"] == [0, 1] and design["seconds_per_run"] > 0
     assert math.isfinite(design["paired_sd_pp"])
     assert design["detectable_pp"] == detectable_effect(design["paired_sd_pp"], 2)
-    assert design["seeds_in_budget"] == int(3600 // (design["seconds_per_run"] * first["study_runs_per_seed"]))
+    per_seed = design["seconds_per_run"] * first["study_runs_per_seed"] / first["workers"]
+    assert first["workers"] == 2 and design["seeds_in_budget"] == int(3600 // per_seed)
 
     assert main(argv) == 0  # read back: the same runs, not trained again
     assert json.loads(out.read_text())["designs"][0]["runs"] == design["runs"]

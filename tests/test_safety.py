@@ -252,7 +252,7 @@ def test_a_forced_grid_killed_midway_resumes_its_own_fresh_runs(tmp_path, fmnist
     assert after["eps0"] == killed["eps0"]  # its fresh run is kept, not trained a third time
     assert after["eps0.1"]["started_at"] == killed["eps0.1"]["started_at"] and after["eps0.1"]["status"] == "complete"
     assert not (tmp_path / "runs" / "cpu" / "label_smoothing" / ".force-plan.json").exists()
-    planned = ablate.plan_grid("label_smoothing", None, "1", overrides, force=True)  # that grid is done: FORCE=1 redoes all
+    planned = ablate.plan_grid(["label_smoothing"], None, "1", overrides, force=True)  # that grid is done: FORCE=1 redoes all
     assert [(run.action, run.restart) for run in planned] == [("train", True), ("train", True)]
 
 

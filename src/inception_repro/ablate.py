@@ -1,6 +1,6 @@
-"""Run one ablation's grid: ``python -m inception_repro.ablate aux [--scale cpu] [--seeds 2] [--store local] [--force] [-- overrides]``.
+"""Run ablation grids: ``python -m inception_repro.ablate aux [factorization ...|all] [--scale cpu] [--seeds 2] [--jobs N] [--store local] [--force] [-- overrides]``.
 
-Every variant x seed is one run folder of the store: ``--store local`` (default, results/local,
+Every variant x seed of each named ablation (``all``: every one, the whole study) is one run folder of the store: ``--store local`` (default, results/local,
 git-ignored) or ``study`` (results/, the committed study). A local grid ends by comparing each of
 its runs with the committed record of the same run (inception_repro.compare). Complete runs are
 skipped, incomplete ones resume from their last.ckpt, failed ones are listed (``--retry-failed``
@@ -9,29 +9,42 @@ runs it had restarted). A complete or resumable run recorded under another confi
 than mixed with the new ones (``--force`` reruns it); a failed one is replaced. A run that another
 process is training (its folder is locked) is skipped and reported; the grid goes on.
 ``--launcher slurm`` (or ``local``) trains the runs as one job array instead (inception_repro.slurm).
+
+A run is identified by its config (``runs.config_hash``; the names ablation and variant do not
+count): runs of several grids with one config train once and the others record that run, their
+summary naming it in ``shared_from`` (e.g. aux/bn and factorization/baseline are one run).
+``--jobs N`` trains N runs at once in worker processes; each run's thread count is its config's
+``trainer.threads`` (1 at the cpu scale), so a run's result does not depend on N.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import statistics
 import sys
 import uuid
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
+from multiprocessing import get_context
 from pathlib import Path
 
 from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
-from inception_repro.ablations import load_ablation
+from inception_repro.ablations import ablation_names, load_ablation
 from inception_repro.cli import ArgumentParser, run_cli
 from inception_repro.config import compose_run
 from inception_repro.distributed import launched_as_rank_zero
 from inception_repro.errors import ConfigError, UserError
 from inception_repro.compare import compare_with_study
 from inception_repro.provenance import atomic_write, project_root
-from inception_repro.runs import STORES, RunBusyError, RunFolder, config_hash, read_record
+from inception_repro.runs import (
+    STORES, RunBusyError, RunFolder, complete_runs_by_hash, config_hash, read_record, run_identity,
+)
 from inception_repro.slurm import LAUNCHERS, is_hydra_override, send_grid
 from inception_repro.train import restart_run, train_run
 
@@ -45,9 +58,14 @@ class PlannedRun:
     seed: int
     cfg: DictConfig
     folder: RunFolder
-    action: str  # train | resume | skip | failed | busy
+    action: str  # train | resume | share | skip | failed | busy
     restart: bool = False  # delete its record first (forced, retried, or replacing a failed one)
     plan: ForcePlan | None = None  # the forced grid's, shared by its runs
+    source: PlannedRun | RunFolder | None = None  # share: the run of the same config it records
+
+    @property
+    def name(self) -> str:
+        return f"{self.cfg.ablation}/{self.variant}/seed{self.seed}"
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -61,25 +79,30 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
+def parse_ablations(names: list[str]) -> list[str]:
+    """The ablations named, ``all`` meaning every one (configs/ablations), each once."""
+    if not names:
+        raise ConfigError("name an ablation (or all); valid: " + ", ".join(ablation_names()))
+    expanded = [n for name in names for n in (ablation_names() if name == "all" else [name])]
+    return list(dict.fromkeys(expanded))
+
+
 def plan_grid(
-    name: str, scale: str | None, seeds: str | None, overrides: list[str], force: bool, retry_failed: bool = False
+    names: list[str], scale: str | None, seeds: str | None, overrides: list[str], force: bool, retry_failed: bool = False
 ) -> list[PlannedRun]:
-    """Compose (and so validate) every run of the grid and decide what to do with it, before any training starts.
+    """Compose (and so validate) every run of the grids and decide what to do with it, before any training starts.
 
     ``force`` restarts every run but those this same forced grid restarted before it was killed
-    (they resume); ``retry_failed`` restarts the failed runs only.
+    (they resume); ``retry_failed`` restarts the failed runs only. A run whose config another
+    complete or planned run has is shared rather than trained (``share_identical``).
     """
-    ablation = load_ablation(name)
     set_here = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") in GRID_KEYS]
     if set_here:
         raise ConfigError(
             f"{set_here[0]}: a grid sets {', '.join(GRID_KEYS)} for each of its runs; choose seeds with SEEDS=, "
             "or train one run with python -m inception_repro.train"
         )
-    common = [f"ablation={name}", *([f"scale={scale}"] if scale else []), *overrides]
-    first = compose_run([*common, f"variant={ablation.control}"])
-    seed_list = parse_seeds(seeds if seeds is not None else str(first.scale.seeds))
-    configs = [compose_run([*common, f"variant={v}", f"seed={s}"]) for v in ablation.variants for s in seed_list]
+    configs = [cfg for name in names for cfg in _grid_configs(name, scale, seeds, overrides)]
     plan = ForcePlan.of(configs) if force else None
     planned, stale = [], []
     for cfg in configs:
@@ -101,7 +124,34 @@ def plan_grid(
         raise UserError(
             "config changed since these runs were made; refusing to mix them (FORCE=1 reruns): " + "; ".join(stale)
         )
+    share_identical(planned, {} if force else complete_runs_by_hash(configs[0].results_dir, configs[0].scale.name))
     return planned
+
+
+def _grid_configs(name: str, scale: str | None, seeds: str | None, overrides: list[str]) -> list[DictConfig]:
+    """Every variant x seed of one ablation, composed."""
+    ablation = load_ablation(name)
+    common = [f"ablation={name}", *([f"scale={scale}"] if scale else []), *overrides]
+    first = compose_run([*common, f"variant={ablation.control}"])
+    seed_list = parse_seeds(seeds if seeds is not None else str(first.scale.seeds))
+    return [compose_run([*common, f"variant={v}", f"seed={s}"]) for v in ablation.variants for s in seed_list]
+
+
+def share_identical(planned: list[PlannedRun], recorded: dict[str, RunFolder]) -> None:
+    """Mark each run to train whose config hash another run has as ``share``: a complete run of the
+    store (``recorded``) or, failing that, the first planned run of that config (which trains)."""
+    first: dict[str, PlannedRun] = {}
+    for run in sorted(planned, key=lambda r: r.action != "skip"):  # complete runs first: they are the sources
+        key = config_hash(run.cfg)
+        if run.action == "skip":
+            first.setdefault(key, run)
+        if run.action not in ("train", "resume"):
+            continue
+        source = recorded.get(key) or first.get(key)
+        if source is None or (isinstance(source, RunFolder) and source.root == run.folder.root):
+            first[key] = run
+        else:
+            run.action, run.source, run.restart = "share", source, True
 
 
 @dataclass
@@ -135,29 +185,130 @@ class ForcePlan:
             self.path.unlink(missing_ok=True)
 
 
-def run_grid(planned: list[PlannedRun], launcher: str | None = None, overrides: list[str] | None = None) -> None:
-    """Train the runs not yet recorded here, one after another, or send them to ``launcher`` as one job array."""
+def run_grid(planned: list[PlannedRun], launcher: str | None = None, overrides: list[str] | None = None,
+             jobs: int = 1) -> None:
+    """Train the runs not yet recorded here, ``jobs`` at a time, or send them to ``launcher`` as one
+    job array; record the shared runs as their sources complete."""
     plan = planned[0].plan
     todo = [p for p in planned if p.action in ("train", "resume")]
-    where = f" on {launcher} at scale={planned[0].cfg.scale.name}" if launcher else ""
-    console.print(f"[bold]{len(planned)} runs[/]: {len(todo)} to train{where}, {len(planned) - len(todo)} already recorded")
+    shares = [p for p in planned if p.action == "share"]
+    at_once = f" ({min(jobs, len(todo))} at a time)" if min(jobs, len(todo)) > 1 else ""
+    where = f" on {launcher} at scale={planned[0].cfg.scale.name}" if launcher else at_once
+    console.print(f"[bold]{len(planned)} runs[/]: {len(todo)} to train{where}, {len(planned) - len(todo) - len(shares)} "
+                  f"already recorded, {len(shares)} shared with a run of the same config", soft_wrap=True)
     token = plan.token if plan else uuid.uuid4().hex
-    if launcher and (todo := [run for run in todo if _restart(run, token)]):
-        send_grid(todo, launcher, overrides or [])
-    for i, run in enumerate([] if launcher else todo, 1):
-        console.rule(f"[{i}/{len(todo)}] {run.cfg.ablation} / {run.variant} / seed{run.seed} ({run.action})")
-        if not _restart(run, token):
-            continue
-        try:
-            summary = train_run(run.cfg)  # ranks > 0 of a DDP grid train along, they clear nothing
-        except RunBusyError as error:
-            run.action = "busy"
-            console.print(f"[yellow]skipped[/]: {error}", soft_wrap=True)
-            continue
-        result = f"test top-1 {summary['test_top1']:.4f}" if summary["status"] == "complete" else summary.get("failure")
-        console.print(f"{run.variant}/seed{run.seed}: {summary['status']}, {result}", soft_wrap=True)
+    todo = [run for run in todo if _restart(run, token)]
+    pending = [run for run in shares if any(run.source is t for t in todo)]  # recorded when the run they share ends
+    for run in shares:
+        if not any(run is p for p in pending):
+            _share(run)
+    if launcher:
+        if todo:
+            send_grid(todo, launcher, overrides or [])
+        if pending:
+            console.print(f"{len(pending)} runs share a run of this array: the same command records them once it has ended")
+    elif todo:
+        _train_all(todo, pending, jobs)
     if plan:
         plan.done()
+
+
+def _train_all(todo: list[PlannedRun], shares: list[PlannedRun], jobs: int) -> None:
+    """Train ``todo`` (in this process, or in ``jobs`` worker processes), each run's shares recorded when it ends."""
+
+    def finished(run: PlannedRun, summary: dict | None, error: BaseException | None = None) -> None:
+        if isinstance(error, RunBusyError):
+            run.action = "busy"
+            console.print(f"[yellow]skipped[/]: {error}", soft_wrap=True)
+        elif error is None and summary is not None:
+            result = f"test top-1 {summary['test_top1']:.4f}" if summary["status"] == "complete" else summary.get("failure")
+            console.print(f"{run.name}: {summary['status']}, {result}", soft_wrap=True)
+        for shared in (s for s in shares if s.source is run):
+            _share(shared)
+
+    jobs = min(jobs, len(todo))
+    if jobs == 1:
+        for i, run in enumerate(todo, 1):
+            console.rule(f"[{i}/{len(todo)}] {run.cfg.ablation} / {run.variant} / seed{run.seed} ({run.action})")
+            try:
+                summary = train_run(run.cfg)  # ranks > 0 of a DDP grid train along, they clear nothing
+            except RunBusyError as error:
+                finished(run, None, error)
+                continue
+            finished(run, summary)
+        return
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"), initializer=_quiet_worker) as pool:
+        futures: dict[Future, PlannedRun] = {pool.submit(train_in_worker, run.cfg): run for run in todo}
+        for i, future in enumerate(as_completed(futures), 1):
+            run = futures[future]
+            console.print(f"[{i}/{len(todo)}] ", end="")
+            try:
+                finished(run, future.result())
+            except RunBusyError as error:
+                finished(run, None, error)
+            except BaseException:
+                pool.shutdown(cancel_futures=True)  # the runs already training finish; no new one starts
+                raise
+
+
+def _quiet_worker() -> None:
+    """A grid worker: Lightning's info lines off (its run's log file keeps the rest)."""
+    for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def train_in_worker(cfg: DictConfig) -> dict:
+    """``train_run`` in a grid worker, its output in ``.seed<k>.log`` beside the run folder."""
+    folder = RunFolder(Path(cfg.run_dir))
+    folder.root.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.log_path, "a") as log, redirect_stdout(log), redirect_stderr(log):
+        return train_run(cfg)
+
+
+def _share(run: PlannedRun) -> None:
+    """Record ``run`` as the complete run of the same config it shares (its source must be complete)."""
+    source = run.source.folder if isinstance(run.source, PlannedRun) else run.source
+    if (source.read_summary() or {}).get("status") != "complete":
+        run.action = "failed"
+        console.print(f"{run.name}: not recorded, the run it shares ({source.root}) is not complete", soft_wrap=True)
+        return
+    try:
+        with run.folder.locked():
+            run.folder.clear(run_identity(run.cfg))
+            run.folder.write_shared(source, run.cfg)
+    except RunBusyError as error:
+        run.action = "busy"
+        console.print(f"[yellow]skipped[/]: {error}", soft_wrap=True)
+        return
+    console.print(f"{run.name}: shared, the same run as {source.root}", soft_wrap=True)
+
+
+def default_jobs(planned: list[PlannedRun]) -> int:
+    """Workers a grid uses unless told: at the CPU scales whose runs set ``trainer.threads``, as many
+    as the cores allow; else one (runs then use torch's threads, and N of them would compete)."""
+    cfg = planned[0].cfg
+    if cfg.trainer.accelerator != "cpu" or not cfg.trainer.threads or _distributed(cfg):
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cores // int(cfg.trainer.threads))
+
+
+def _distributed(cfg: DictConfig) -> bool:
+    t = cfg.trainer
+    return str(t.strategy).startswith("ddp") or t.num_nodes > 1 or t.devices not in (1, "1", "auto")
+
+
+def check_jobs(planned: list[PlannedRun], jobs: int) -> None:
+    """Refuse ``jobs`` > 1 for CPU runs without a fixed thread count: their results would depend on N."""
+    cfg = planned[0].cfg
+    if jobs < 1:
+        raise ConfigError(f"JOBS={jobs}: must be at least 1")
+    if jobs > 1 and _distributed(cfg):
+        raise ConfigError(f"JOBS={jobs}: a distributed run (trainer.strategy={cfg.trainer.strategy}) takes the whole "
+                          "machine; use JOBS=1")
+    if jobs > 1 and cfg.trainer.accelerator == "cpu" and not cfg.trainer.threads:
+        raise ConfigError(f"JOBS={jobs} needs trainer.threads set (e.g. trainer.threads=1): a CPU run's result "
+                          "depends on its thread count")
 
 
 def _restart(run: PlannedRun, token: str) -> bool:
@@ -180,8 +331,15 @@ def _problem(run: PlannedRun, summary: dict) -> str:
     return f"seed{run.seed}: {summary['status']}" + (f" ({detail})" if detail else "")
 
 
+def results_tables(planned: list[PlannedRun]) -> list[Table]:
+    """One ``results_table`` per ablation of the plan."""
+    names = dict.fromkeys(p.cfg.ablation for p in planned)
+    return [results_table([p for p in planned if p.cfg.ablation == name]) for name in names]
+
+
 def results_table(planned: list[PlannedRun]) -> Table:
-    """Variant, complete seeds, mean test top-1 +- sd, wall time; failures and incomplete runs listed."""
+    """Variant, complete seeds, mean test top-1 +- sd, wall time; failures and incomplete runs listed.
+    The wall time counts each run once: a shared run's is its source's (marked *)."""
     first = planned[0].cfg
     table = Table(title=f"{first.ablation} @ scale={first.scale.name}: test top-1 (EMA weights)")
     for column in ("variant", "seeds", "test top-1", "wall time", "not complete"):
@@ -192,9 +350,11 @@ def results_table(planned: list[PlannedRun]) -> Table:
         done = [s for _, s in summaries if s["status"] == "complete"]
         accs = [s["test_top1"] for s in done]
         acc = f"{statistics.mean(accs):.4f} ± {statistics.stdev(accs):.4f}" if len(accs) > 1 else (f"{accs[0]:.4f}" if accs else "-")
-        wall = sum(s.get("wall_time_s", 0.0) for _, s in summaries)
+        wall = sum(s.get("wall_time_s", 0.0) for _, s in summaries if "shared_from" not in s)
+        shared = sum("shared_from" in s for _, s in summaries)
         problems = ", ".join(_problem(p, s) for p, s in summaries if s["status"] != "complete")
-        table.add_row(variant, f"{len(done)}/{len(runs)}", acc, f"{wall / 60:.1f} min", problems or "-")
+        table.add_row(variant, f"{len(done)}/{len(runs)}", acc, f"{wall / 60:.1f} min" + (f" + {shared} shared" if shared else ""),
+                      problems or "-")
     return table
 
 
@@ -218,9 +378,11 @@ def print_comparison(planned: list[PlannedRun]) -> None:
 def main(argv: list[str] | None = None) -> int:
     def run(args: list[str]) -> int:
         parser = ArgumentParser(prog="inception-ablate", description=__doc__.splitlines()[0])
-        parser.add_argument("ablation")
-        parser.add_argument("--scale", default=None, help="cpu | gpu | paper (default: gpu if CUDA is visible, else cpu)")
+        parser.add_argument("ablations", nargs="+", metavar="ablation", help="one or more ablations, or all")
+        parser.add_argument("--scale", default=None, help="cpu | study_gpu | gpu | paper (default: gpu if CUDA is visible, else cpu)")
         parser.add_argument("--seeds", default=None, help="N (seeds 0..N-1) or a list a,b,c (default: the scale's)")
+        parser.add_argument("--jobs", type=int, default=None,
+                            help="runs trained at once (default: at the cpu scale one per core, else 1)")
         parser.add_argument("--store", choices=STORES, default="local", help="local: results/local (default); study: results/, the committed study")
         parser.add_argument("--force", action="store_true", help="rerun finished, failed or changed runs")
         parser.add_argument("--retry-failed", action="store_true", help="rerun the failed runs only")
@@ -230,9 +392,13 @@ def main(argv: list[str] | None = None) -> int:
         opts, overrides = parser.parse_args(args[:split]), args[split + 1 :]
         run_overrides = [o for o in overrides if not is_hydra_override(o)] if opts.launcher else overrides
         store = store_override(opts.store, overrides)
-        planned = plan_grid(opts.ablation, opts.scale, opts.seeds, store + run_overrides, opts.force, opts.retry_failed)
-        run_grid(planned, opts.launcher, store + overrides)
-        console.print(results_table(planned))
+        planned = plan_grid(parse_ablations(opts.ablations), opts.scale, opts.seeds, store + run_overrides, opts.force,
+                            opts.retry_failed)
+        jobs = default_jobs(planned) if opts.jobs is None else opts.jobs
+        check_jobs(planned, jobs)
+        run_grid(planned, opts.launcher, store + overrides, jobs)
+        for table in results_tables(planned):
+            console.print(table)
         print_comparison(planned)
         complete = all((p.folder.read_summary() or {}).get("status") == "complete" for p in planned)
         return 0 if complete else 1

@@ -15,7 +15,7 @@ from inception_repro.paths import CONFIG_DIR
 from inception_repro.provenance import project_root
 from inception_repro.schema import validate
 
-SCALES = ("cpu", "gpu", "paper")
+SCALES = ("cpu", "study_gpu", "gpu", "paper")
 ADHOC = "adhoc"
 
 
@@ -63,7 +63,8 @@ def compose_run(overrides: list[str] | None = None) -> DictConfig:
     cfg = _compose(variant_overrides + overrides) if variant_overrides else first
     cfg.variant = str(cfg.variant)  # variant names are strings everywhere, "79" included
     if cfg.model.input_size is None:
-        cfg.model.input_size = cfg.scale.input_sizes.get(str(cfg.model.resolution))
+        stem = "light" if cfg.model.stem == "light" else str(cfg.model.resolution)
+        cfg.model.input_size = cfg.scale.input_sizes.get(stem)
     try:
         OmegaConf.resolve(cfg)
     except OmegaConfBaseException as error:

@@ -41,14 +41,15 @@ NUMERIC_KEYS = (
 )
 SUMMARY_KEYS = (
     "status", *IDENTITY_KEYS, *NUMERIC_KEYS, "git_commit", "git_dirty", "torch_version", "num_threads", "platform",
-    "device", "started_at", "finished_at", "config_hash", "failure",
+    "device", "started_at", "finished_at", "config_hash", "failure", "shared_from",
 )
 """The keys of summary.json (train.py writes them; a run that fails early lacks the metrics)."""
 _SEED_DIR = re.compile(r"seed(\d+)")
 # Summary fields that must be numbers when present (the grid's table and the analysis compute with them).
 NUMBER_FIELDS = ("wall_time_s", "epochs", "global_step")
-# Keys that say where and how a run is recorded, not what it computes.
-UNHASHED_KEYS = ("logger", "results_dir", "run_dir", "allow_outside_results")
+# Keys that say where and how a run is recorded, not what it computes: two grids' runs with the same
+# hash are one run (the names ablation and variant are not hashed), trained once and shared.
+UNHASHED_KEYS = ("ablation", "variant", "logger", "results_dir", "run_dir", "allow_outside_results")
 
 
 class RunRecordError(UserError):
@@ -93,6 +94,11 @@ class RunFolder:
     def lock_path(self) -> Path:
         """Beside the folder, so that a run folder exists only once it holds a summary."""
         return self.root.parent / f".{self.root.name}.lock"
+
+    @property
+    def log_path(self) -> Path:
+        """A grid worker's output for this run (ablate --jobs), beside the folder like the lock."""
+        return self.root.parent / f".{self.root.name}.log"
 
     def read_summary(self) -> dict[str, Any] | None:
         """The summary, or None if the run never started; a corrupt or hand-edited file raises with the fix."""
@@ -161,6 +167,24 @@ class RunFolder:
             raise RunRecordError(f"{refusal}: it records another run than {identity}; move it away or choose another run_dir")
         shutil.rmtree(self.root)
 
+    def write_shared(self, source: RunFolder, cfg: DictConfig) -> dict[str, Any]:
+        """Record the complete run in ``source`` (the same config, trained for another grid) as this
+        run: this run's config, the source's metrics and summary under this run's names, with
+        ``shared_from`` naming the run that trained it (``<ablation>/<variant>/seed<k>``). Hold this run's lock."""
+        summary = source.read_summary()
+        if summary is None or summary["status"] != "complete" or self.config_change(summary, cfg):
+            raise RunRecordError(f"{source.root} is not a complete run of this config; it cannot be shared")
+        origin = summary.get("shared_from") or "/".join(source.root.parts[-3:])
+        self.root.mkdir(parents=True, exist_ok=True)
+        shared = {**summary, **run_identity(cfg), "shared_from": origin}
+        shared.pop("force_token", None)
+        self.write_summary(shared)
+        self.write_config(cfg)
+        if source.metrics.is_file():
+            history = source.metrics.read_bytes()
+            atomic_write(self.metrics, lambda p: p.write_bytes(history))
+        return shared
+
     def remove_partial_writes(self) -> None:
         """Delete the temporary files of writes that a killed process left unfinished (hold the lock)."""
         for tmp in [*self.root.glob(".*.tmp"), *self.checkpoints.glob(".*.tmp")]:
@@ -209,6 +233,17 @@ def config_hash(cfg: DictConfig) -> str:
     for key in UNHASHED_KEYS:
         data.pop(key, None)
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def complete_runs_by_hash(results_dir: str | Path, scale: str) -> dict[str, RunFolder]:
+    """The complete runs of one scale of a store, by config hash: the runs a grid can share."""
+    found: dict[str, RunFolder] = {}
+    root = Path(results_dir)
+    for record in read_records(root, scale) if root.is_dir() else []:
+        summary = record.summary
+        if record.problem is None and summary.get("status") == "complete" and summary.get("config_hash"):
+            found.setdefault(summary["config_hash"], record.folder)
+    return found
 
 
 def run_path(results_dir: str | Path, scale: str, ablation: str, variant: str, seed: int) -> Path:

@@ -132,6 +132,7 @@ class Trainer:
     gradient_clip_val: float | None = ranged(**POSITIVE)
     log_every_n_steps: int = ranged(1)
     deterministic: bool
+    threads: int | None = ranged(1)
     channels_last: bool
     compile: bool
     limit_train_batches: float | None = ranged(**POSITIVE)
@@ -158,7 +159,7 @@ class WandbLogger:
 
 @dataclass(kw_only=True)
 class Scale:
-    name: Literal["cpu", "gpu", "paper"]
+    name: Literal["cpu", "study_gpu", "gpu", "paper"]
     seeds: int = ranged(1)
     input_sizes: dict
 

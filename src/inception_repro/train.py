@@ -112,6 +112,8 @@ class PreparedRun:
 
 def prepare_run(cfg: DictConfig, folder: RunFolder) -> PreparedRun:
     """Data, network and trainer; a missing or corrupt dataset or a bad value fails here."""
+    if cfg.trainer.threads:
+        torch.set_num_threads(int(cfg.trainer.threads))
     datamodule = build_datamodule(cfg)
     datamodule.prepare_data()
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)

@@ -24,7 +24,7 @@ PARAMETERS = """\
 # Parameters (papermill: -p NAME VALUE). Relative paths are taken from the project root.
 results_dir = "results"            # the committed study (results/local: your runs); <results_dir>/runs/<scale>/<ablation>/<variant>/seed<k>/
 source = "local"                   # local: the run records above | wandb: the W&B project below
-scale = "cpu"                      # cpu | gpu | paper: one scale per notebook, never mixed
+scale = "cpu"                      # cpu | study_gpu | gpu | paper: one scale per notebook, never mixed
 wandb_entity = None                # None: your W&B default entity
 wandb_project = "inception-repro"  # configs/logger/wandb.yaml
 output_dir = None                  # tables/ and figures/ are written here; None: results_dir"""

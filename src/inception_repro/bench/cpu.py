@@ -5,8 +5,10 @@
 - ``lightning_overhead``: (Lightning loop - plain loop) / plain loop on the cpu scale's module
   and batches, target <= 0.05.
 - ``data_images_per_s`` against ``model_images_per_s`` at the cpu scale: the loader must be faster.
-- ``scaling``: images/s and peak resident memory against width and input size, each point alone
-  in a subprocess, its peak counted from just before the model is built (Linux /proc).
+- ``scaling``: images/s and peak resident memory against width and input size (the v3 stem), each
+  point alone in a subprocess, its peak counted from just before the model is built (Linux /proc).
+- ``study_rate``: seeds of the whole study per hour of this machine, before and after shared runs
+  and parallel workers (inception_repro.bench.study_rate).
 6m49s on 2 cores shared with other jobs (load 3-6). No figure here is asserted by a test.
 """
 
@@ -29,6 +31,7 @@ from rich.table import Table
 
 from inception_repro.bench.lightning import lightning_overhead
 from inception_repro.bench.loops import Shape, scaling_point, torchvision_ratio
+from inception_repro.bench.study_rate import study_rate
 from inception_repro.cli import run_cli
 from inception_repro.config import compose_run
 from inception_repro.provenance import atomic_write, provenance
@@ -52,6 +55,7 @@ class Settings:
     points: tuple[tuple[float, int], ...] = ((0.125, 75), (0.25, 75), (0.5, 75), (1.0, 75), (0.125, 151), (0.125, 299))
     point_batch: int = 32
     point_steps: int = 5
+    study_steps: int = 4
     overrides: tuple[str, ...] = ()  # for the cpu scale's config, e.g. data.cache_dir=...
 
 
@@ -78,6 +82,8 @@ def run(settings: Settings) -> dict:
     loop = lightning_overhead(cfg, settings.warmup, settings.steps, settings.lightning_rounds, settings.data_batches)
     console.print(f"[bold]scaling[/] ({len(settings.points)} points, one process each)")
     scaling = [measure_point(width, size, settings) for width, size in settings.points]
+    console.print("[bold]study rate[/] (every run of one seed, then each config once, one worker per core)")
+    study = study_rate(settings.study_steps, settings.overrides)
     ratio, overhead = shapes[0]["ratio"], loop["lightning_overhead"]
     return {
         "provenance": provenance(torch_version=torch.__version__, torch_threads=torch.get_num_threads(),
@@ -96,6 +102,9 @@ def run(settings: Settings) -> dict:
         "torchvision": shapes,
         "loop": loop,
         "scaling": scaling,
+        "before_seeds_per_hour": study["before_seeds_per_hour"],
+        "after_seeds_per_hour": study["after_seeds_per_hour"],
+        "study_rate": study,
         "settings": asdict(settings),
     }
 
@@ -126,6 +135,11 @@ def report(result: dict) -> None:
                         f"{p['images_per_s']:.1f}", f"{p['peak_rss_mib']:.0f}",
                         f"{p['peak_rss_mib'] - p['rss_before_model_mib']:.0f}")
     console.print(scaling)
+    study = result["study_rate"]
+    console.print(f"study seeds per hour ({study['counts']}): before {study['before_seeds_per_hour']:.2f} "
+                  f"({study['runs_per_seed']} runs, one at a time on {study['cores']} threads), after "
+                  f"{study['after_seeds_per_hour']:.2f} ({study['configs_per_seed']} configs, {study['cores']} workers "
+                  "on one thread each)")
 
 
 def write(result: dict, out: Path) -> None:
@@ -145,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
     if args.point:
         width, size, batch, steps = float(args.point[0]), int(args.point[1]), int(args.point[2]), int(args.point[3])
-        point = cpu_scale(f"model.width={width}", f"model.input_size={size}")  # 10 classes, grayscale
+        point = cpu_scale("model.stem=v3", f"model.width={width}", f"model.input_size={size}")  # 10 classes, grayscale
         print(json.dumps(scaling_point(point, 10, batch, steps)))
         return 0
     result = run(Settings(overrides=tuple(args.overrides)))

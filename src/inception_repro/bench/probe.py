@@ -6,7 +6,8 @@ bn) at seeds 0..k-1, seed by seed across the designs so that every design has es
 After every run it rewrites results/bench/probes.json with each design's seconds per run, the
 sample sd of the paired delta (variant - control test top-1, percentage points) and the smallest
 effect a paired t-test detects (80% power, two-sided alpha 0.05) with the seeds probed and with the
-seeds the budget buys for the whole study. Runs live in results/local/probes/<design>/; a complete
+seeds the budget buys for the whole study (its configs of one seed, each trained once, ``--workers``
+runs at once, every run costing what the probed ones did). Runs live in results/local/probes/<design>/; a complete
 run is read back, not trained again, so stopping the probe and starting it again resumes it.
 
     python -m inception_repro.bench.probe [--seeds 4] [--design NAME OVERRIDE...]... [-- OVERRIDES]
@@ -18,6 +19,7 @@ import json
 import logging
 import math
 import sys
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +30,8 @@ from rich.console import Console
 from rich.table import Table
 from scipy import stats as sps
 
-from inception_repro.ablations import ablation_names, load_ablation
+from inception_repro.ablate import parse_ablations, plan_grid
+from inception_repro.ablations import load_ablation
 from inception_repro.analysis.stats import summarize
 from inception_repro.cli import ArgumentParser, run_cli
 from inception_repro.config import compose_run
@@ -39,12 +42,14 @@ from inception_repro.train import train_run
 OUT = Path("results/bench/probes.json")
 RUNS = Path("results/local/probes")
 POWER, ALPHA = 0.8, 0.05
-LIGHT_35 = ("model.stem=light", "model.input_size=35")
+LIGHT_35 = ("model.stem=light", "model.input_size=35", "data.val_subset=1000")
+ONE_EPOCH = ("trainer.max_epochs=1", "optimizer.epochs_per_decay=0.05")  # the LR still anneals to 0.94^20
+HALF_EPOCH = (*ONE_EPOCH, "data.train_subset=17920")
 DESIGNS: dict[str, tuple[str, ...]] = {
+    "light35_w1-16_1ep": (*LIGHT_35, "model.width=0.0625", *ONE_EPOCH),
+    "light35_w1-16_half": (*LIGHT_35, "model.width=0.0625", *HALF_EPOCH),
+    "light35_w1-8_half": (*LIGHT_35, "model.width=0.125", *HALF_EPOCH),
     "cpu_scale": (),
-    "light35_w1-16": (*LIGHT_35, "model.width=0.0625"),
-    "light35_w1-8": (*LIGHT_35, "model.width=0.125"),
-    "light35_w1-16_4ep": (*LIGHT_35, "model.width=0.0625", "trainer.max_epochs=4"),
 }
 console = Console() if sys.stdout.isatty() else Console(width=160)  # a log file gets the whole table
 
@@ -68,11 +73,14 @@ def detectable_effect(sd: float, n: int) -> float | None:
 
 
 def study_runs_per_seed() -> int:
-    """Runs one seed of the whole study takes: every variant of every ablation."""
-    return sum(len(load_ablation(name).variants) for name in ablation_names())
+    """Runs one seed of the whole study trains: its configs, each once (runs of one config are shared)."""
+    with tempfile.TemporaryDirectory() as empty:
+        planned = plan_grid(parse_ablations(["all"]), "cpu", "1", [f"results_dir={empty}", "allow_outside_results=true"],
+                            force=False)
+    return sum(p.action != "share" for p in planned)
 
 
-def design_stats(runs: list[dict[str, Any]], pair: Pair, budget_s: float, runs_per_seed: int) -> dict[str, Any]:
+def design_stats(runs: list[dict[str, Any]], pair: Pair, budget_s: float, runs_per_seed: float) -> dict[str, Any]:
     """Seconds per run, the paired deltas and the detectable effects of one design's runs."""
     done = [r for r in runs if r["status"] == "complete"]
     by_variant = {v: {r["seed"]: r["test_top1"] for r in done if r["variant"] == v} for v in (pair.control, pair.variant)}
@@ -98,7 +106,7 @@ def run_record(summary: dict[str, Any], variant: str, seed: int) -> dict[str, An
 
 
 def probe(designs: dict[str, tuple[str, ...]], pair: Pair, seeds: int, overrides: list[str], runs_dir: Path,
-          out: Path, budget_hours: float, runs_per_seed: int) -> dict[str, Any]:
+          out: Path, budget_hours: float, runs_per_seed: int, workers: int) -> dict[str, Any]:
     """Train (or read back) every run, seed by seed; ``out`` is rewritten after each one."""
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in designs}
     result: dict[str, Any] = {}
@@ -109,26 +117,41 @@ def probe(designs: dict[str, tuple[str, ...]], pair: Pair, seeds: int, overrides
                 cfg = compose_run([f"ablation={pair.ablation}", f"variant={variant}", f"seed={seed}", "logger=none",
                                    *scale, *overrides, *design, f"results_dir={runs_dir / name}"])
                 runs[name].append(run_record(train_run(cfg), variant, seed))
-                result = probe_result(designs, runs, pair, budget_hours, runs_per_seed)
+                result = probe_result(designs, runs, pair, budget_hours, runs_per_seed, workers)
                 write(result, out)
     return result
 
 
 def probe_result(designs: dict[str, tuple[str, ...]], runs: dict[str, list[dict[str, Any]]], pair: Pair,
-                 budget_hours: float, runs_per_seed: int) -> dict[str, Any]:
+                 budget_hours: float, runs_per_seed: int, workers: int) -> dict[str, Any]:
     return {
         "provenance": provenance(torch_version=torch.__version__, torch_threads=torch.get_num_threads()),
         "pair": vars(pair),
         "budget_hours": budget_hours,
         "study_runs_per_seed": runs_per_seed,
+        "workers": workers,
         "power": POWER,
         "alpha": ALPHA,
         "designs": [
             {"name": name, "overrides": list(designs[name]), "runs": runs[name],
-             **design_stats(runs[name], pair, budget_hours * 3600, runs_per_seed)}
+             **design_stats(runs[name], pair, budget_hours * 3600, runs_per_seed / workers)}
             for name in designs
         ],
     }
+
+
+def merge(files: list[Path], budget_hours: float, runs_per_seed: int, workers: int) -> dict[str, Any]:
+    """One result from the probes.json files of probes run side by side on one pair (their designs' runs)."""
+    try:
+        parts = [json.loads(f.read_text()) for f in files]
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"--merge: cannot read {error}") from None
+    pairs = {json.dumps(p["pair"], sort_keys=True) for p in parts}
+    if len(pairs) != 1:
+        raise ConfigError("--merge: the files probe different pairs")
+    designs = {d["name"]: tuple(d["overrides"]) for p in parts for d in p["designs"]}
+    runs = {d["name"]: d["runs"] for p in parts for d in p["designs"]}
+    return probe_result(designs, runs, Pair(**parts[0]["pair"]), budget_hours, runs_per_seed, workers)
 
 
 def write(result: dict[str, Any], out: Path) -> None:
@@ -140,7 +163,8 @@ def write(result: dict[str, Any], out: Path) -> None:
 def report(result: dict[str, Any]) -> None:
     pair = result["pair"]
     table = Table(title=f"probe: {pair['ablation']} {pair['variant']} - {pair['control']} (test top-1, pp); "
-                        f"budget {result['budget_hours']} h for {result['study_runs_per_seed']} runs per seed")
+                        f"budget {result['budget_hours']} h for {result['study_runs_per_seed']} runs per seed, "
+                        f"{result['workers']} at a time")
     for column in ("design", "grids", "s/run", "pairs", "mean", "sd", "detectable", "seeds in budget", "detectable in budget"):
         table.add_column(column)
 
@@ -153,6 +177,33 @@ def report(result: dict[str, Any]) -> None:
                       fmt(d["mean_delta_pp"]), fmt(d["paired_sd_pp"]), fmt(d["detectable_pp"]),
                       fmt(d["seeds_in_budget"], "d"), fmt(d["detectable_in_budget_pp"]))
     console.print(table)
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The probe table in Markdown (docs/results.md shows it: analysis/readme_results.py)."""
+    pair, prov = result["pair"], result["provenance"]
+
+    def fmt(x, spec=".2f"):
+        return "-" if x is None else format(x, spec)
+
+    rows = [
+        f"Paired delta: {pair['ablation']} `{pair['variant']}` - `{pair['control']}`, test top-1 in percentage points. "
+        f"Budget {result['budget_hours']:g} h of this machine for one seed = {result['study_runs_per_seed']} runs, "
+        f"{result['workers']} at a time; *detectable*: the smallest true delta a paired t-test finds with "
+        f"{result['power']:.0%} power at alpha {result['alpha']} (from `results/bench/probes.json`, "
+        f"commit `{str(prov.get('git_commit'))[:7]}`).",
+        "",
+        "| design | overrides | grids | s/run | pairs | mean | paired sd | detectable | seeds in budget | detectable in budget |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for d in result["designs"]:
+        grids = next((r["grid_sizes"] for r in d["runs"] if r.get("grid_sizes")), None)
+        overrides = " ".join(f"`{o}`" for o in d["overrides"]) or "(the scale as it was)"
+        rows.append(f"| {d['name']} | {overrides} | {'/'.join(map(str, grids)) if grids else '-'} "
+                    f"| {fmt(d['seconds_per_run'], '.0f')} | {len(d['paired_seeds'])} | {fmt(d['mean_delta_pp'])} "
+                    f"| {fmt(d['paired_sd_pp'])} | {fmt(d['detectable_pp'])} | {fmt(d['seeds_in_budget'], 'd')} "
+                    f"| {fmt(d['detectable_in_budget_pp'])} |")
+    return "\n".join(rows)
 
 
 def parse_designs(specs: list[list[str]] | None) -> dict[str, tuple[str, ...]]:
@@ -178,10 +229,19 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("--variant", default="bn")
         parser.add_argument("--budget-hours", type=float, default=8.0, help="the whole study's budget (default 8)")
         parser.add_argument("--runs-per-seed", type=int, default=None,
-                            help="runs per seed of the whole study (default: every variant of every ablation)")
+                            help="runs per seed of the whole study (default: its configs, each trained once)")
+        parser.add_argument("--workers", type=int, default=2, help="runs the study trains at once (default 2: 2 cores)")
         parser.add_argument("--runs-dir", type=Path, default=RUNS)
         parser.add_argument("--out", type=Path, default=OUT)
+        parser.add_argument("--merge", nargs="+", type=Path, metavar="PROBES_JSON",
+                            help="write one table from the runs of probes run apart (one process per design), training nothing")
         a = parser.parse_args(own)
+        if a.merge:
+            result = merge(a.merge, a.budget_hours, a.runs_per_seed or study_runs_per_seed(), a.workers)
+            write(result, a.out)
+            report(result)
+            console.print(f"wrote {a.out}")
+            return 0
         if a.seeds < 2:
             raise ConfigError(f"--seeds {a.seeds}: a paired sd needs at least 2 seeds")
         variants = load_ablation(a.ablation).variants
@@ -191,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         warnings.filterwarnings("ignore")
         logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
         result = probe(parse_designs(a.design), Pair(a.ablation, a.control, a.variant), a.seeds, overrides,
-                       a.runs_dir, a.out, a.budget_hours, a.runs_per_seed or study_runs_per_seed())
+                       a.runs_dir, a.out, a.budget_hours, a.runs_per_seed or study_runs_per_seed(), a.workers)
         report(result)
         console.print(f"wrote {a.out}")
         return 0
