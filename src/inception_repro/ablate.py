@@ -237,6 +237,8 @@ def _train_all(todo: list[PlannedRun], shares: list[PlannedRun], jobs: int) -> N
                 continue
             finished(run, summary)
         return
+    console.print(f"{jobs} workers; each run's output (its progress) goes to .seed<k>.log beside its folder, "
+                  f"e.g. {todo[0].folder.log_path}", soft_wrap=True)
     with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"), initializer=_quiet_worker) as pool:
         futures: dict[Future, PlannedRun] = {pool.submit(train_in_worker, run.cfg): run for run in todo}
         for i, future in enumerate(as_completed(futures), 1):

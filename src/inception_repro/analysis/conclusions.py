@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..ablations import all_claims
 from .power import ALPHA, POWER
-from .stats import CONTRADICTS, EQUIVALENCE_MARGIN, NO_RUNS, RULE_DATE, SUPPORTS, TARGET_HALF_WIDTH
+from .stats import CONTRADICTS, EQUIVALENCE_MARGIN, NO_RUNS, RULE_DATE, SUPPORTS, TARGET_HALF_WIDTH, pooled_sd
 from .tables import markdown_table
 
 RULE = f"""**The verdict rule, dated {RULE_DATE}** (`src/inception_repro/analysis/stats.py`), stated before the runs of the study-design rerun exist and applied to every claim in the claims table:
@@ -23,7 +23,7 @@ RULE = f"""**The verdict rule, dated {RULE_DATE}** (`src/inception_repro/analysi
 **What happened before.** The first rule (commit 5849c5d, 2026-11-28 16:46 UTC) was committed before the first run records (9973bb1, 17:30 UTC); its no-difference verdict read *supports* whenever the interval held 0, else *contradicts*. The ±1-point margin was added at 20:03 (5938946), after results existed: in the reduced-budget records of 18:55 (b8bf5c8) a 2-seed interval tens of points wide had counted as support for "no difference". That version still read *contradicts* whenever the interval excluded 0, even inside the margin, and made no account of multiplicity. This rule replaces it."""
 
 
-COLUMN_GUIDE = f"""Columns: `paper_delta` and `ours_delta` are top-1 changes (percentage points) of the variant over its control, `ci_low` / `ci_high` the 95% interval of ours; an empty `paper_delta` means the paper gives only a direction (or no difference). `paper_in_ci`: the paper's delta (0 for a no-difference claim) lies inside our interval. `mde_pp`: the smallest true Δ these seeds detect with {POWER:.0%} power at α = {ALPHA:g} (two-sided paired t, noncentral t distribution). `seeds_for_1pp`: seeds for a ±{TARGET_HALF_WIDTH:g}-point interval at the observed sd. `p_value`, `verdict`, `holm_p`, `holm_verdict`: the verdict rule. `seeds_to_resolve` / `cpu_hours_to_resolve`: what would resolve an inconclusive claim (see \"What this study can and cannot conclude\"). `commits`: the code the runs ran."""
+COLUMN_GUIDE = f"""Columns: `paper_delta` and `ours_delta` are top-1 changes (percentage points) of the variant over its control, `ci_low` / `ci_high` the 95% interval of ours; an empty `paper_delta` means the paper gives only a direction (or no difference). `paper_in_ci`: the paper's delta (0 for a no-difference claim) lies inside our interval. `paired_sd_pp`: the sample sd of the per-seed deltas. `mde_pp`: the smallest true Δ these seeds detect with {POWER:.0%} power at α = {ALPHA:g} (two-sided paired t, noncentral t distribution). `seeds_for_1pp`: seeds for a ±{TARGET_HALF_WIDTH:g}-point interval at the observed sd. `p_value`, `verdict`, `holm_p`, `holm_verdict`: the verdict rule. `seeds_to_resolve` / `cpu_hours_to_resolve`: what would resolve an inconclusive claim (see \"What this study can and cannot conclude\"). `commits`: the code the runs ran."""
 
 
 def _direction(claim_id: str) -> int:
@@ -41,7 +41,9 @@ def _detectable(claims: pd.DataFrame, tested: pd.DataFrame) -> str:
     if mde.empty:
         return "- What the runs could detect: nothing yet; no comparison has two seeds whose deltas vary."
     paper = claims["paper_delta"].abs().dropna()
-    return (f"- What the runs could detect: the smallest true Δ found with {POWER:.0%} power at "
+    return (f"- Seed noise: the sd of a paired delta, pooled over the {len(tested['paired_sd_pp'].dropna())} "
+            f"comparisons, is {pooled_sd(tested):.2f} points.\n"
+            f"- What the runs could detect: the smallest true Δ found with {POWER:.0%} power at "
             f"α = {ALPHA:g} (`mde_pp`) is {mde.min():.2f} to {mde.max():.2f} points, against paper deltas "
             f"of {paper.min():.2f} to {paper.max():.2f}; a ±{TARGET_HALF_WIDTH:g}-point interval would take "
             f"{int(seeds.min())} to {int(seeds.max())} seeds (`seeds_for_1pp`).")

@@ -61,7 +61,7 @@ SUPPORTS, CONTRADICTS, INCONCLUSIVE, NO_RUNS = "supports", "contradicts", "incon
 LABEL_KEYS = ("ablation", "variant", "seed")  # in config.yaml, but not part of what a run computes
 CLAIMS_COLUMNS = (
     "claim", "paper_section", "paper_delta", "ours_delta", "ci_low", "ci_high", "n_seeds",
-    "paper_in_ci", "mde_pp", "seeds_for_1pp", "p_value", "verdict", "holm_p", "holm_verdict",
+    "paper_in_ci", "paired_sd_pp", "mde_pp", "seeds_for_1pp", "p_value", "verdict", "holm_p", "holm_verdict",
     "seeds_to_resolve", "cpu_hours_to_resolve", "same_comparison_as", "shares_runs_with",
     "commits", "scale",
 )
@@ -284,6 +284,13 @@ def _run_keys(runs: pd.DataFrame) -> set[tuple[str, int]]:
     return set(zip(runs["config_id"], runs["seed"].astype(int)))
 
 
+def pooled_sd(claims: pd.DataFrame) -> float:
+    """The paired sd pooled over the comparisons with one: sqrt(sum (n - 1) sd^2 / sum (n - 1))."""
+    rows = claims.dropna(subset=["paired_sd_pp"])
+    df = rows["n_seeds"].astype(float) - 1.0
+    return math.sqrt(float((df * rows["paired_sd_pp"] ** 2).sum() / df.sum())) if df.sum() > 0 else math.nan
+
+
 def claims_table(runs_df: pd.DataFrame, scale: str, metric: str = "test_top1") -> pd.DataFrame:
     """One row per distinct comparison of paper claims (rule 6) at `scale`: the paper's delta, our
     paired delta with its 95% interval, the rule's verdict raw and after Holm, what the runs could
@@ -309,6 +316,7 @@ def claims_table(runs_df: pd.DataFrame, scale: str, metric: str = "test_top1") -
             "paper_delta": math.nan if c.paper_delta is None else c.paper_delta,
             "ours_delta": d.mean, "ci_low": d.ci_low, "ci_high": d.ci_high, "n_seeds": d.n,
             "paper_in_ci": _paper_in_ci(c, d),
+            "paired_sd_pp": d.sd if d.n >= 2 else math.nan,
             "mde_pp": minimum_detectable_effect(d.sd, d.n),
             "seeds_for_1pp": (seeds_for_half_width(d.sd, TARGET_HALF_WIDTH)
                               if d.n >= 2 and d.sd > 0 else math.nan),
