@@ -60,7 +60,8 @@ def _truncated_copy(tmp_path: Path) -> Path:
     [
         (["seed=abc"], "seed='abc': must be an integer >= 0"),
         (["seed=-1"], "seed=-1: must be an integer >= 0"),
-        (["model.input_size=10"], "too small for the 299 stem: the minimum is"),
+        (["model.input_size=5"], "too small for the light stem: the minimum is"),
+        (["model.stem=v3", "model.input_size=10"], "too small for the 299 stem: the minimum is"),
         (["model.width=0"], "model.width=0 must be > 0"),
         (["data.batch_size=0"], "data.batch_size=0: must be an integer >= 2"),
         (["data.train_subset=8"], "data.train_subset=8 is smaller than data.batch_size=16"),

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+
+import pandas as pd
 
 from inception_repro.analysis.readme_results import BEGIN, END, main
 from inception_repro.provenance import project_root
@@ -19,6 +22,7 @@ def _project_copy(tmp_path, readme: str):
     records (config and summary only)."""
     shutil.copytree(ROOT / "results" / "tables", tmp_path / "results" / "tables")
     shutil.copytree(ROOT / "results" / "figures", tmp_path / "results" / "figures")
+    shutil.copytree(ROOT / "results" / "bench", tmp_path / "results" / "bench")
     for summary in (ROOT / "results" / "runs").glob("*/*/*/seed*/summary.json"):
         run = tmp_path / summary.parent.relative_to(ROOT)
         run.mkdir(parents=True)
@@ -42,7 +46,8 @@ def test_the_section_is_rewritten_between_the_markers_and_a_change_in_results_is
         assert "![Every claim" in written
     assert "(results/figures/claims.png)" in text and "(../results/figures/claims.png)" in full  # each from its folder
     assert claims in full and "**The verdict rule, dated 2026-12-01**" in full
-    assert "at scale `cpu` they see 21 / 39 / 75 px inputs" in full  # from table2.csv
+    px = " / ".join(pd.read_csv(tmp_path / "results" / "tables" / "table2.csv")["input_px"].astype(str))
+    assert f"at scale `cpu` they see {px} px inputs" in full  # from table2.csv
     assert "- `aux`: 6 runs, scale `cpu`, width " in full  # the runs of one commit
     assert main(["--root", str(tmp_path)]) == 0 and readme.read_text() == text  # idempotent
     assert "up to date" in capsys.readouterr().out
@@ -57,3 +62,18 @@ def test_a_readme_without_markers_is_left_alone(tmp_path, capsys):
     assert main(["--root", str(tmp_path)]) == 2
     assert readme.read_text() == "# Title\n"
     assert "no results markers" in capsys.readouterr().err
+
+
+def test_the_study_scale_is_the_design_the_probes_chose():
+    from omegaconf import OmegaConf
+
+    from inception_repro.analysis.readme_results import PROBES
+    from inception_repro.config import compose_run
+
+    result = json.loads((project_root() / PROBES).read_text())
+    best = min((d for d in result["designs"] if d["detectable_in_budget_pp"] is not None),
+               key=lambda d: d["detectable_in_budget_pp"])
+    cfg = compose_run(["scale=cpu"])
+    for override in best["overrides"]:
+        key, value = override.split("=", 1)
+        assert str(OmegaConf.select(cfg, key)) == value, override

@@ -99,3 +99,8 @@ def test_the_gpu_sweep_scale_trains_the_study_design_into_its_own_folder(tmp_pat
     cpu, gpu = compose_run(["scale=cpu"]), compose_run(["scale=study_gpu"])
     assert cpu.model == gpu.model and cpu.data == gpu.data and cpu.optimizer == gpu.optimizer
     assert gpu.trainer.accelerator == "gpu" and gpu.scale.name == "study_gpu"
+
+
+def test_a_scales_default_seed_count_is_not_part_of_a_runs_config():
+    assert config_hash(compose_run(["scale=cpu"])) == config_hash(compose_run(["scale=cpu", "scale.seeds=5"]))
+    assert config_hash(compose_run(["scale=cpu"])) != config_hash(compose_run(["scale=cpu", "seed=5"]))

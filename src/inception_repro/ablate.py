@@ -103,6 +103,7 @@ def plan_grid(
             "or train one run with python -m inception_repro.train"
         )
     configs = [cfg for name in names for cfg in _grid_configs(name, scale, seeds, overrides)]
+    configs.sort(key=lambda cfg: int(cfg.seed))  # seed by seed: a grid stopped early has whole seeds to pair
     plan = ForcePlan.of(configs) if force else None
     planned, stale = [], []
     for cfg in configs:

@@ -232,6 +232,7 @@ def config_hash(cfg: DictConfig) -> str:
     data = OmegaConf.to_container(cfg, resolve=True)
     for key in UNHASHED_KEYS:
         data.pop(key, None)
+    data.get("scale", {}).pop("seeds", None)  # how many seeds a grid runs by default, not what one run computes
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

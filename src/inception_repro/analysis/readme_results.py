@@ -53,6 +53,51 @@ def resolution_caption(tables: Path) -> str:
 
 
 FULL = Path("docs") / "results.md"
+PROBES = Path("results") / "bench" / "probes.json"
+
+
+def probe_table(result: dict) -> str:
+    """The probe table (results/bench/probes.json, written by ``make probe``) in Markdown."""
+    pair = result["pair"]
+    commits = sorted({str(r.get("git_commit"))[:7] for d in result["designs"] for r in d["runs"] if r.get("git_commit")})
+
+    def fmt(x, spec=".2f"):
+        return "-" if x is None else format(x, spec)
+
+    rows = [
+        f"Paired delta: {pair['ablation']} `{pair['variant']}` - `{pair['control']}`, test top-1 in percentage points. "
+        f"Budget {result['budget_hours']:g} h of this machine for one seed = {result['study_runs_per_seed']} runs, "
+        f"{result['workers']} at a time; *detectable*: the smallest true delta a paired t-test finds with "
+        f"{result['power']:.0%} power at alpha {result['alpha']} (from `results/bench/probes.json`; "
+        f"runs made by commit {', '.join(f'`{c}`' for c in commits)}).",
+        "",
+        "| design | overrides | grids | s/run | pairs | mean | paired sd | detectable | seeds in budget | detectable in budget |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for d in result["designs"]:
+        grids = next((r["grid_sizes"] for r in d["runs"] if r.get("grid_sizes")), None)
+        overrides = " ".join(f"`{o}`" for o in d["overrides"]) or "(the scale as it was)"
+        rows.append(f"| {d['name']} | {overrides} | {'/'.join(map(str, grids)) if grids else '-'} "
+                    f"| {fmt(d['seconds_per_run'], '.0f')} | {len(d['paired_seeds'])} | {fmt(d['mean_delta_pp'])} "
+                    f"| {fmt(d['paired_sd_pp'])} | {fmt(d['detectable_pp'])} | {fmt(d['seeds_in_budget'], 'd')} "
+                    f"| {fmt(d['detectable_in_budget_pp'])} |")
+    return "\n".join(rows)
+
+
+def probe_section(path: Path) -> list[str]:
+    """How the study scale was chosen: the probe table (``make probe``) and the design it picks."""
+    if not path.is_file():
+        return []
+    result = json.loads(path.read_text())
+    scored = [d for d in result["designs"] if d["detectable_in_budget_pp"] is not None]
+    lines = ["### How the study scale was chosen", "", probe_table(result), ""]
+    if scored:
+        best = min(scored, key=lambda d: d["detectable_in_budget_pp"])
+        lines += [f"The smallest effect detectable within the budget is {best['detectable_in_budget_pp']:.2f} points, "
+                  f"with `{best['name']}`: configs/scale/cpu.yaml is that design. Each design's paired sd comes "
+                  f"from {min(len(d['paired_seeds']) for d in scored)} to {max(len(d['paired_seeds']) for d in scored)} "
+                  "seeds, so it is itself uncertain; seconds per run were measured with the probes sharing the cores.", ""]
+    return lines
 
 
 class MissingMarkers(RuntimeError):
@@ -107,6 +152,7 @@ def render(root: Path) -> str:
         *budget_lines(root, meta["run_dirs"]),
         "",
     ]
+    lines += probe_section(root / PROBES)
     for name, caption in key_figures():
         caption += resolution_caption(tables) if name == "resolution_variants" else ""
         if (figures / f"{name}.png").exists():

@@ -49,7 +49,6 @@ DESIGNS: dict[str, tuple[str, ...]] = {
     "light35_w1-16_1ep": (*LIGHT_35, "model.width=0.0625", *ONE_EPOCH),
     "light35_w1-16_half": (*LIGHT_35, "model.width=0.0625", *HALF_EPOCH),
     "light35_w1-8_half": (*LIGHT_35, "model.width=0.125", *HALF_EPOCH),
-    "cpu_scale": (),
 }
 console = Console() if sys.stdout.isatty() else Console(width=160)  # a log file gets the whole table
 
@@ -177,33 +176,6 @@ def report(result: dict[str, Any]) -> None:
                       fmt(d["mean_delta_pp"]), fmt(d["paired_sd_pp"]), fmt(d["detectable_pp"]),
                       fmt(d["seeds_in_budget"], "d"), fmt(d["detectable_in_budget_pp"]))
     console.print(table)
-
-
-def markdown(result: dict[str, Any]) -> str:
-    """The probe table in Markdown (docs/results.md shows it: analysis/readme_results.py)."""
-    pair, prov = result["pair"], result["provenance"]
-
-    def fmt(x, spec=".2f"):
-        return "-" if x is None else format(x, spec)
-
-    rows = [
-        f"Paired delta: {pair['ablation']} `{pair['variant']}` - `{pair['control']}`, test top-1 in percentage points. "
-        f"Budget {result['budget_hours']:g} h of this machine for one seed = {result['study_runs_per_seed']} runs, "
-        f"{result['workers']} at a time; *detectable*: the smallest true delta a paired t-test finds with "
-        f"{result['power']:.0%} power at alpha {result['alpha']} (from `results/bench/probes.json`, "
-        f"commit `{str(prov.get('git_commit'))[:7]}`).",
-        "",
-        "| design | overrides | grids | s/run | pairs | mean | paired sd | detectable | seeds in budget | detectable in budget |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for d in result["designs"]:
-        grids = next((r["grid_sizes"] for r in d["runs"] if r.get("grid_sizes")), None)
-        overrides = " ".join(f"`{o}`" for o in d["overrides"]) or "(the scale as it was)"
-        rows.append(f"| {d['name']} | {overrides} | {'/'.join(map(str, grids)) if grids else '-'} "
-                    f"| {fmt(d['seconds_per_run'], '.0f')} | {len(d['paired_seeds'])} | {fmt(d['mean_delta_pp'])} "
-                    f"| {fmt(d['paired_sd_pp'])} | {fmt(d['detectable_pp'])} | {fmt(d['seeds_in_budget'], 'd')} "
-                    f"| {fmt(d['detectable_in_budget_pp'])} |")
-    return "\n".join(rows)
 
 
 def parse_designs(specs: list[list[str]] | None) -> dict[str, tuple[str, ...]]:
