@@ -39,12 +39,14 @@ from inception_repro.train import train_run
 OUT = Path("results/bench/probes.json")
 RUNS = Path("results/local/probes")
 POWER, ALPHA = 0.8, 0.05
-LIGHT_35 = ("model.stem=light", "model.input_size=35")
+LIGHT_35 = ("model.stem=light", "model.input_size=35", "data.val_subset=1000")
+ONE_EPOCH = ("trainer.max_epochs=1", "optimizer.epochs_per_decay=0.05")  # the LR still anneals to 0.94^20
+HALF_EPOCH = (*ONE_EPOCH, "data.train_subset=17920")
 DESIGNS: dict[str, tuple[str, ...]] = {
+    "light35_w1-16_1ep": (*LIGHT_35, "model.width=0.0625", *ONE_EPOCH),
+    "light35_w1-16_half": (*LIGHT_35, "model.width=0.0625", *HALF_EPOCH),
+    "light35_w1-8_half": (*LIGHT_35, "model.width=0.125", *HALF_EPOCH),
     "cpu_scale": (),
-    "light35_w1-16": (*LIGHT_35, "model.width=0.0625"),
-    "light35_w1-8": (*LIGHT_35, "model.width=0.125"),
-    "light35_w1-16_4ep": (*LIGHT_35, "model.width=0.0625", "trainer.max_epochs=4"),
 }
 console = Console() if sys.stdout.isatty() else Console(width=160)  # a log file gets the whole table
 
