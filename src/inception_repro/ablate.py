@@ -356,8 +356,9 @@ def results_table(planned: list[PlannedRun]) -> Table:
         wall = sum(s.get("wall_time_s", 0.0) for _, s in summaries if "shared_from" not in s)
         shared = sum("shared_from" in s for _, s in summaries)
         problems = ", ".join(_problem(p, s) for p, s in summaries if s["status"] != "complete")
-        table.add_row(variant, f"{len(done)}/{len(runs)}", acc, f"{wall / 60:.1f} min" + (f" + {shared} shared" if shared else ""),
-                      problems or "-")
+        wall_text = " + ".join([*([f"{wall / 60:.1f} min"] if shared < len(runs) else []),
+                                *([f"{shared} shared"] if shared else [])])
+        table.add_row(variant, f"{len(done)}/{len(runs)}", acc, wall_text, problems or "-")
     return table
 
 

@@ -41,9 +41,9 @@ def _detectable(claims: pd.DataFrame, tested: pd.DataFrame) -> str:
     if mde.empty:
         return "- What the runs could detect: nothing yet; no comparison has two seeds whose deltas vary."
     paper = claims["paper_delta"].abs().dropna()
-    return (f"- Seed noise: the sd of a paired delta, pooled over the {len(tested['paired_sd_pp'].dropna())} "
-            f"comparisons, is {pooled_sd(tested):.2f} points.\n"
-            f"- What the runs could detect: the smallest true Δ found with {POWER:.0%} power at "
+    noise = (f"- Seed noise: the sd of a paired delta, pooled over the {len(tested['paired_sd_pp'].dropna())} "
+             f"comparisons, is {pooled_sd(tested):.2f} points.\n") if "paired_sd_pp" in tested else ""
+    return (noise + f"- What the runs could detect: the smallest true Δ found with {POWER:.0%} power at "
             f"α = {ALPHA:g} (`mde_pp`) is {mde.min():.2f} to {mde.max():.2f} points, against paper deltas "
             f"of {paper.min():.2f} to {paper.max():.2f}; a ±{TARGET_HALF_WIDTH:g}-point interval would take "
             f"{int(seeds.min())} to {int(seeds.max())} seeds (`seeds_for_1pp`).")

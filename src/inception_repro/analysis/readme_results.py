@@ -96,7 +96,8 @@ def probe_section(path: Path) -> list[str]:
         lines += [f"The smallest effect detectable within the budget is {best['detectable_in_budget_pp']:.2f} points, "
                   f"with `{best['name']}`: configs/scale/cpu.yaml is that design. Each design's paired sd comes "
                   f"from {min(len(d['paired_seeds']) for d in scored)} to {max(len(d['paired_seeds']) for d in scored)} "
-                  "seeds, so it is itself uncertain; seconds per run were measured with the probes sharing the cores.", ""]
+                  "seeds, so it is itself uncertain; seconds per run were measured with three probes and other jobs "
+                  "sharing 2 cores, so they overstate what a run costs on an idle machine.", ""]
     return lines
 
 
