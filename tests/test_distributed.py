@@ -111,7 +111,9 @@ def _global_batchnorm_worker(rank: int, port: int, x: torch.Tensor, w: torch.Ten
     (bn(part) * w[rank::2]).sum().backward()
     grads = torch.cat([bn.weight.grad, bn.bias.grad])
     dist.all_reduce(grads)
-    results.put((rank, part.grad, grads, bn.running_mean, bn.running_var))
+    # numpy arrays travel by value: a tensor would travel as a shared-memory handle, which the parent
+    # cannot open once this process has exited
+    results.put((rank, *(t.detach().numpy() for t in (part.grad, grads, bn.running_mean, bn.running_var))))
     dist.destroy_process_group()
 
 
@@ -129,7 +131,8 @@ def test_global_batchnorm_over_two_processes_is_batchnorm_over_their_union():
     received = [results.get(timeout=120) for _ in workers]
     for p in workers:
         p.join(timeout=60)
-    for rank, x_grad, param_grads, mean, var in received:
+    for rank, *arrays in received:
+        x_grad, param_grads, mean, var = (torch.from_numpy(a) for a in arrays)
         torch.testing.assert_close(x_grad, whole.grad[rank::2], rtol=1e-5, atol=1e-6)
         torch.testing.assert_close(param_grads, torch.cat([bn.weight.grad, bn.bias.grad]), rtol=1e-5, atol=1e-5)
         torch.testing.assert_close((mean, var), (bn.running_mean, bn.running_var))

@@ -77,7 +77,7 @@ def test_a_checkpoint_with_non_finite_weights_or_a_failed_write_keeps_the_old_on
 def test_two_grids_at_once_share_the_work_without_clobbering(tmp_path, fmnist_cache, capsys):
     """A second ``make ablation-...`` started while the first trains passes over the run the first
     holds (and says so) and trains another; neither crashes, every run is trained once, whole."""
-    argv = ["label_smoothing", "--seeds", "1", "--", *tiny_run_overrides(tmp_path, fmnist_cache)]
+    argv = ["label_smoothing", "--seeds", "1", "--jobs", "1", "--", *tiny_run_overrides(tmp_path, fmnist_cache)]
     first_run, second_run = (run_folder(tmp_path, "label_smoothing", v) for v in ("eps0", "eps0.1"))
     with open(tmp_path / "log", "w") as log:
         other = subprocess.Popen([sys.executable, "-m", "inception_repro.ablate", *argv], stdout=log, stderr=log)

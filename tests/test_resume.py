@@ -119,7 +119,7 @@ def test_killed_grid_resumes_the_same_runs_and_wandb_ids(tmp_path, tmp_path_fact
     kept as it was, the second resumes bitwise and continues its W&B run (same id, no second one)."""
     monkeypatch.setenv("WANDB_MODE", "offline")
     overrides = [o if o != "logger=none" else "logger=wandb" for o in short_run_overrides(tmp_path, fmnist_cache)]
-    argv = ["label_smoothing", "--seeds", "1", "--", *overrides]
+    argv = ["label_smoothing", "--seeds", "1", "--jobs", "1", "--", *overrides]  # the kill falls in the second run
     second = run_folder(tmp_path, "label_smoothing", "eps0.1")
     kill_once_logged("inception_repro.ablate", argv, second / "metrics.csv", 3, tmp_path / "log")
     first = run_folder(tmp_path, "label_smoothing", "eps0")

@@ -236,7 +236,9 @@ def _summaries(tmp_path, ablation="label_smoothing", variants=("eps0", "eps0.1")
 @needs_fashion_mnist
 def test_a_forced_grid_killed_midway_resumes_its_own_fresh_runs(tmp_path, fmnist_cache, capsys):
     overrides = short_run_overrides(tmp_path, fmnist_cache)
-    argv, forced = ["label_smoothing", "--seeds", "1", "--", *overrides], ["label_smoothing", "--seeds", "1", "--force", "--", *overrides]
+    # one run at a time (--jobs 1): the kill must fall in the second run, after the first completed
+    argv, forced = (["label_smoothing", "--seeds", "1", "--jobs", "1", "--", *overrides],
+                    ["label_smoothing", "--seeds", "1", "--jobs", "1", "--force", "--", *overrides])
     assert ablate.main(argv) == 0
     before = _summaries(tmp_path)
     second = run_folder(tmp_path, "label_smoothing", "eps0.1")

@@ -55,7 +55,11 @@ def test_table3_rows_differ_by_exactly_one_change():
 
 
 def test_the_last_table3_row_is_the_default_inception_v3():
-    default = compose_run(["scale=cpu"])
-    bn_aux = compose_run(["scale=cpu", "ablation=table3", "variant=bn_aux"])
+    default = compose_run(["scale=paper"])
+    bn_aux = compose_run(["scale=paper", "ablation=table3", "variant=bn_aux"])
     for group in ("model", "optimizer", "loss"):
         assert default[group] == bn_aux[group]
+    # the cpu scale's default stem is the light one; table3 keeps the paper's, as resolution/299 does
+    cpu_bn_aux = compose_run(["scale=cpu", "ablation=table3", "variant=bn_aux"])
+    assert cpu_bn_aux.model == compose_run(["scale=cpu", "ablation=resolution", "variant=299"]).model
+    assert cpu_bn_aux.model.stem == "v3" and compose_run(["scale=cpu"]).model.stem == "light"
