@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -28,6 +29,8 @@ from ..ablations import ablation_names, load_ablation
 from ..cli import run_cli
 from ..provenance import atomic_write, project_root
 from .conclusions import COLUMN_GUIDE, RULE, conclusions
+from .power import POWER, minimum_detectable_effect, seeds_for_power
+from .stats import pooled_sd
 
 BEGIN = "<!-- results:begin (written by python -m inception_repro.analysis.readme_results) -->"
 END = "<!-- results:end -->"
@@ -180,6 +183,25 @@ def compact_claims(claims: pd.DataFrame) -> str:
     return "\n".join(rows)
 
 
+STUDY_SEEDS = 8  # the seeds the committed study is to have for every claim (make ablations STORE=study SEEDS=8)
+
+
+def study_cost(root: Path, run_dirs: list[str], claims: pd.DataFrame) -> str:
+    """What the runs behind the table cost (their ``wall_time_s``, a shared run counted once) and
+    what their pooled seed noise lets STUDY_SEEDS seeds detect."""
+    summaries = [json.loads((root / run / "summary.json").read_text()) for run in run_dirs]
+    trained = [s for s in summaries if "shared_from" not in s]
+    walls = sorted(s["wall_time_s"] for s in trained)
+    seeds = len({s["seed"] for s in summaries})
+    sd = pooled_sd(claims)
+    return (f"The runs behind this table: {len(summaries)} records of {seeds} seeds, {len(trained)} trained and "
+            f"{len(summaries) - len(trained)} shared; a trained run took {walls[0]:.0f} to {walls[-1]:.0f} s on one core "
+            f"(median {statistics.median(walls):.0f} s), {sum(walls) / 3600 / seeds:.1f} core-hours per seed of the study. "
+            f"At the pooled paired sd of {sd:.2f} points, {STUDY_SEEDS} seeds detect "
+            f"{minimum_detectable_effect(sd, STUDY_SEEDS):.2f} points with {POWER:.0%} power, and a 1-point effect "
+            f"needs {seeds_for_power(sd, 1.0)} seeds.")
+
+
 def render_short(root: Path) -> str:
     """README's section: what the study can conclude, the compact claims table, one figure."""
     tables = root / "results" / "tables"
@@ -194,6 +216,7 @@ def render_short(root: Path) -> str:
         "find with 80% power. The paper's deltas are ImageNet; ours are Fashion-MNIST at the cpu scale, "
         "so they test direction and mechanics, not ImageNet numbers.",
         "", compact_claims(claims), "",
+        study_cost(root, meta["run_dirs"], claims), "",
         f"![{caption}](results/figures/{name}.png)", "",
         f"The verdict rule, the full table, what would resolve each claim, the runs' budgets and more "
         f"figures: [{FULL.as_posix()}]({FULL.as_posix()}).", "",
