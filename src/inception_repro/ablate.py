@@ -292,8 +292,12 @@ def default_jobs(planned: list[PlannedRun]) -> int:
     cfg = planned[0].cfg
     if cfg.trainer.accelerator != "cpu" or not cfg.trainer.threads or _distributed(cfg):
         return 1
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, cores // int(cfg.trainer.threads))
+    return max(1, available_cores() // int(cfg.trainer.threads))
+
+
+def available_cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _distributed(cfg: DictConfig) -> bool:
@@ -342,7 +346,7 @@ def results_tables(planned: list[PlannedRun]) -> list[Table]:
 
 def results_table(planned: list[PlannedRun]) -> Table:
     """Variant, complete seeds, mean test top-1 +- sd, wall time; failures and incomplete runs listed.
-    The wall time counts each run once: a shared run's is its source's (marked *)."""
+    The wall time counts each run once, where it was trained: shared runs are counted as "N shared"."""
     first = planned[0].cfg
     table = Table(title=f"{first.ablation} @ scale={first.scale.name}: test top-1 (EMA weights)")
     for column in ("variant", "seeds", "test top-1", "wall time", "not complete"):

@@ -167,7 +167,7 @@ class RunFolder:
             raise RunRecordError(f"{refusal}: it records another run than {identity}; move it away or choose another run_dir")
         shutil.rmtree(self.root)
 
-    def write_shared(self, source: RunFolder, cfg: DictConfig) -> dict[str, Any]:
+    def write_shared(self, source: RunFolder, cfg: DictConfig) -> None:
         """Record the complete run in ``source`` (the same config, trained for another grid) as this
         run: this run's config, the source's metrics and summary under this run's names, with
         ``shared_from`` naming the run that trained it (``<ablation>/<variant>/seed<k>``). Hold this run's lock."""
@@ -183,7 +183,6 @@ class RunFolder:
         if source.metrics.is_file():
             history = source.metrics.read_bytes()
             atomic_write(self.metrics, lambda p: p.write_bytes(history))
-        return shared
 
     def remove_partial_writes(self) -> None:
         """Delete the temporary files of writes that a killed process left unfinished (hold the lock)."""

@@ -19,7 +19,6 @@ import json
 import logging
 import math
 import sys
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,9 +29,9 @@ from rich.console import Console
 from rich.table import Table
 from scipy import stats as sps
 
-from inception_repro.ablate import parse_ablations, plan_grid
 from inception_repro.ablations import load_ablation
 from inception_repro.analysis.stats import summarize
+from inception_repro.bench.study_rate import study_runs
 from inception_repro.cli import ArgumentParser, run_cli
 from inception_repro.config import compose_run
 from inception_repro.errors import ConfigError
@@ -73,10 +72,7 @@ def detectable_effect(sd: float, n: int) -> float | None:
 
 def study_runs_per_seed() -> int:
     """Runs one seed of the whole study trains: its configs, each once (runs of one config are shared)."""
-    with tempfile.TemporaryDirectory() as empty:
-        planned = plan_grid(parse_ablations(["all"]), "cpu", "1", [f"results_dir={empty}", "allow_outside_results=true"],
-                            force=False)
-    return sum(p.action != "share" for p in planned)
+    return len(study_runs()[1])
 
 
 def design_stats(runs: list[dict[str, Any]], pair: Pair, budget_s: float, runs_per_seed: float) -> dict[str, Any]:

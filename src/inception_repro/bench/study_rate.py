@@ -13,7 +13,6 @@ Validation and test passes are not counted, so both figures are upper bounds on 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -21,8 +20,9 @@ import tempfile
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from inception_repro.ablate import parse_ablations, plan_grid
+from inception_repro.ablate import available_cores, parse_ablations, plan_grid
 from inception_repro.bench.loops import scaling_point
+from inception_repro.data.fashion_mnist import TRAIN_SIZE
 
 
 def study_runs(overrides: tuple[str, ...] = ()) -> tuple[list[DictConfig], list[DictConfig]]:
@@ -35,7 +35,7 @@ def study_runs(overrides: tuple[str, ...] = ()) -> tuple[list[DictConfig], list[
 
 def images_per_run(cfg: DictConfig) -> int:
     """Training images one run steps through (the subset, else the 55,000 left after validation)."""
-    per_epoch = cfg.data.train_subset or 60_000 - cfg.data.val_size
+    per_epoch = cfg.data.train_subset or TRAIN_SIZE - cfg.data.val_size
     return int(per_epoch) * int(cfg.trainer.max_epochs)
 
 
@@ -67,7 +67,7 @@ def seeds_per_hour(configs: list[DictConfig], rates: list[float], workers: int) 
 def study_rate(steps: int = 4, overrides: tuple[str, ...] = ()) -> dict:
     """The ``before`` and ``after`` seeds per hour of this machine (see the module's docstring)."""
     every, unique = study_runs(overrides)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = available_cores()
     before = measure(every, cores, steps)
     after = measure_concurrently(unique, cores, steps)
     return {
