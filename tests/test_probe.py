@@ -1,5 +1,6 @@
-"""``make probe`` on a tiny design: every run is recorded, the paired sd and detectable effect come
-out, a second start reads the runs back instead of training them, bad input is one line."""
+"""``make probe`` on a tiny design: every run is recorded, a config two comparisons share is trained
+once, the pooled paired sd and detectable effect come out, a second start reads the runs back
+instead of training them, bad input is one line."""
 
 from __future__ import annotations
 
@@ -25,16 +26,25 @@ def test_probe_records_runs_and_resumes_without_training_again(tmp_path, fmnist_
     out = tmp_path / "probes.json"
     argv = ["--seeds", "2", "--design", "tiny", "model.stem=light", "model.input_size=12", "data.train_subset=16",
             "data.val_subset=16", "data.test_subset=16",
+            "--compare", "aux", "none", "bn", "--compare", "factorization", "baseline", "conv5x5",
             "--runs-dir", str(tmp_path / "probes"), "--out", str(out), "--budget-hours", "1", "--", *overrides]
     assert main(argv) == 0
     first = json.loads(out.read_text())
     (design,) = first["designs"]
-    assert [(r["variant"], r["seed"], r["status"]) for r in design["runs"]] == [
-        ("none", 0, "complete"), ("bn", 0, "complete"), ("none", 1, "complete"), ("bn", 1, "complete")]
+    assert [(r["ablation"], r["variant"], r["seed"], r["status"]) for r in design["runs"]] == [
+        (ablation, variant, seed, "complete") for seed in (0, 1)
+        for ablation, variant in (("aux", "none"), ("aux", "bn"), ("factorization", "baseline"), ("factorization", "conv5x5"))]
     assert all(r["grid_sizes"] == [12, 5, 2] for r in design["runs"])
-    assert design["paired_seeds"] == [0, 1] and design["seconds_per_run"] > 0
-    assert math.isfinite(design["paired_sd_pp"])
-    assert design["detectable_pp"] == detectable_effect(design["paired_sd_pp"], 2)
+    by_config = {(r["ablation"], r["variant"], r["seed"]): r for r in design["runs"]}
+    for seed in (0, 1):  # aux bn and factorization baseline are one config: one run, not two
+        assert by_config["aux", "bn", seed]["config_hash"] == by_config["factorization", "baseline", seed]["config_hash"]
+        assert by_config["aux", "bn", seed]["wall_time_s"] == by_config["factorization", "baseline", seed]["wall_time_s"]
+    assert not (tmp_path / "probes" / "tiny" / "cpu" / "factorization" / "baseline").exists()
+    assert [c["seeds"] for c in design["comparisons"]] == [[0, 1], [0, 1]] and design["seeds"] == 2
+    sds = [c["paired_sd_pp"] for c in design["comparisons"]]
+    assert design["pooled_sd_pp"] == pytest.approx(math.sqrt((sds[0] ** 2 + sds[1] ** 2) / 2))
+    assert design["detectable_pp"] == detectable_effect(design["pooled_sd_pp"], 2)
+    assert design["seconds_per_run"] > 0
     per_seed = design["seconds_per_run"] * first["study_runs_per_seed"] / first["workers"]
     assert first["workers"] == 2 and design["seeds_in_budget"] == int(3600 // per_seed)
 
@@ -43,8 +53,8 @@ def test_probe_records_runs_and_resumes_without_training_again(tmp_path, fmnist_
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["--variant", "deep"], "aux has no variant 'deep'"),
-    (["--ablation", "nope"], "unknown ablation 'nope'"),
+    (["--compare", "aux", "none", "deep"], "aux has no variant 'deep'"),
+    (["--compare", "nope", "a", "b"], "unknown ablation 'nope'"),
     (["--seeds", "1"], "needs at least 2 seeds"),
 ])
 def test_bad_probe_input_is_one_line(argv, message, capsys, tmp_path):
