@@ -68,6 +68,7 @@ def _truncated_copy(tmp_path: Path) -> Path:
         (["data=cifar"], "Could not find 'data/cifar'"),
         (["model.width"], "bad config override"),
         (["trainer.precision=fp7"], "bad trainer config"),
+        (["scale=study_gpu"], "scale study_gpu trains on a GPU (trainer.accelerator=gpu) and none is visible here"),
         (["data.root=/no/such/folder"], "data.root=/no/such/folder holds neither"),
         # issue 10: each of these was a traceback (and most left a failed record) before the schema
         (["optimizer.lr=nan"], "optimizer.lr=nan: must be a finite number > 0"),

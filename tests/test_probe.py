@@ -9,15 +9,15 @@ import math
 
 import pytest
 
+from inception_repro.analysis.power import minimum_detectable_effect
 from inception_repro.bench.probe import detectable_effect, main
 
 from conftest import needs_fashion_mnist, tiny_run_overrides
 
 
-def test_detectable_effect_is_the_paired_t_approximation():
-    # (t_{0.975, 3} + t_{0.8, 3}) * sd / sqrt(4) = (3.1824 + 0.9785) * 1.0 / 2
-    assert detectable_effect(1.0, 4) == pytest.approx((3.18245 + 0.97847) / 2, rel=1e-4)
-    assert detectable_effect(1.0, 1) is None
+def test_detectable_effect_is_the_power_analysis_one_or_none():
+    assert detectable_effect(1.0, 4) == minimum_detectable_effect(1.0, 4)
+    assert detectable_effect(1.0, 1) is None and detectable_effect(math.nan, 4) is None
 
 
 @needs_fashion_mnist

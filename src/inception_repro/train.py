@@ -63,6 +63,9 @@ def build_trainer(cfg: DictConfig, folder: RunFolder, throughput: ThroughputMoni
     """The run's Trainer, without loggers (``_fit`` attaches them): it touches no file, so a bad
     ``trainer.*`` value fails before the run folder is created."""
     t = cfg.trainer
+    if t.accelerator == "gpu" and not torch.cuda.is_available():
+        raise ConfigError(f"scale {cfg.scale.name} trains on a GPU (trainer.accelerator=gpu) and none is visible here: "
+                          "use --scale cpu (scale=cpu), or run it where a GPU is")
     checkpoint = LastCheckpoint(
         folder.last_checkpoint, checkpoint_identity(cfg), t.checkpoint_every_n_steps, t.checkpoint_every_minutes
     )

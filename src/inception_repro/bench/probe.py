@@ -31,9 +31,9 @@ import pandas as pd
 import torch
 from rich.console import Console
 from rich.table import Table
-from scipy import stats as sps
 
 from inception_repro.ablations import load_ablation
+from inception_repro.analysis.power import ALPHA, POWER, minimum_detectable_effect
 from inception_repro.analysis.stats import pooled_sd, summarize
 from inception_repro.bench.study_rate import study_runs
 from inception_repro.cli import ArgumentParser, run_cli
@@ -45,7 +45,6 @@ from inception_repro.train import train_run
 
 OUT = Path("results/bench/probes.json")
 RUNS = Path("results/local/probes")
-POWER, ALPHA = 0.8, 0.05
 # §8's schedule decays the LR 50 times by 0.94 over ~100 epochs (to 0.94^50 = 4.5%); these designs
 # do the same over their one epoch, and lay the tensors out channels-last (~1.35x faster on CPU).
 PAPER_ANNEAL = ("optimizer.epochs_per_decay=0.02", "trainer.channels_last=true")
@@ -74,12 +73,9 @@ COMPARISONS = (Comparison("aux", "none", "bn"), Comparison("factorization", "bas
 
 
 def detectable_effect(sd: float, n: int) -> float | None:
-    """Smallest true mean delta a paired t-test on ``n`` pairs finds with 80% power at alpha 0.05
-    (the usual approximation (t_{1-alpha/2} + t_{power}) * sd / sqrt(n), n - 1 degrees of freedom)."""
-    if n < 2 or not math.isfinite(sd):
-        return None
-    t = sps.t.ppf(1 - ALPHA / 2, n - 1) + sps.t.ppf(POWER, n - 1)
-    return float(t * sd / math.sqrt(n))
+    """The smallest true mean delta a paired t-test on ``n`` pairs finds (analysis.power), or None."""
+    effect = minimum_detectable_effect(sd, n) if n >= 2 and math.isfinite(sd) else math.nan
+    return None if math.isnan(effect) else effect
 
 
 def study_runs_per_seed() -> int:
