@@ -132,7 +132,7 @@ def test_corrupt_summary_stops_the_grid_before_training(capsys, tmp_path):
     (run_dir / "summary.json").write_text('{"status": "compl')
     before = _snapshot(tmp_path)
     assert ablate.main(["aux", "--scale", "cpu", "--seeds", "1", "--", f"results_dir={tmp_path}", "allow_outside_results=true", "logger=none"]) == 2
-    assert "summary.json is unreadable" in error_line(capsys)
+    assert "summary.json is not valid JSON" in error_line(capsys)
     assert _snapshot(tmp_path) == before
 
 

@@ -81,7 +81,7 @@ def test_clear_removes_only_a_folder_recording_this_run(tmp_path):
     with pytest.raises(RunRecordError, match="it records another run"):
         folder.clear(run_identity(cfg))
     folder.summary.write_text('{"status": "compl')
-    with pytest.raises(RunRecordError, match="its summary.json is unreadable"):
+    with pytest.raises(RunRecordError, match="its summary.json is not valid JSON"):
         folder.clear(run_identity(cfg))
     assert (folder.root / "notes.txt").read_text() == "keep me"
     folder.write_summary({"status": "failed", "ablation": "aux", "variant": "bn", "seed": 0, "scale": "cpu"})
@@ -212,7 +212,7 @@ METRICS = '"val_top1": 0.9, "val_top5": 0.99, "test_top5": 0.99'
         ('["complete"]', "not a JSON object"),
         (f'{{{RUN}, "status": "failed", "wall_time_s": "long"}}', "wall_time_s='long' is not a number"),
         (f'{{{RUN}, "status": "failed", "seed": "0"}}', "seed '0' is not an integer"),
-        ('{"status": "comp', "summary.json is unreadable (JSONDecodeError), a broken record"),
+        ('{"status": "comp', "is a broken record (summary.json is not valid JSON"),
     ],
 )
 def test_a_hand_edited_summary_is_a_broken_record(text, problem, tmp_path, capsys):

@@ -104,14 +104,8 @@ class RunFolder:
         """The summary, or None if the run never started; a corrupt or hand-edited file raises with the fix."""
         if not self.summary.exists():
             return None
-        try:
-            summary = json.loads(self.summary.read_text())
-        except (OSError, ValueError) as error:
-            raise RunRecordError(
-                f"{self.summary} is unreadable ({error.__class__.__name__}), a broken record; "
-                f"delete the run folder {self.root} to train that run again"
-            ) from None
-        problem = summary_problem(summary)
+        summary, problem = _load_summary(self.summary)
+        problem = problem or summary_problem(summary)
         if problem:
             raise RunRecordError(
                 f"{self.summary} is a broken record ({problem}); delete the run folder {self.root} to train that run again"
@@ -159,10 +153,9 @@ class RunFolder:
         refusal = f"refusing to delete {self.root}"
         if not self.summary.is_file():
             raise RunRecordError(f"{refusal}: it is not a run folder (no summary.json); move it away or choose another run_dir")
-        try:
-            recorded = json.loads(self.summary.read_text())
-        except (OSError, ValueError):
-            raise RunRecordError(f"{refusal}: its summary.json is unreadable; delete the folder yourself if it is a run") from None
+        recorded, problem = _load_summary(self.summary)
+        if problem:
+            raise RunRecordError(f"{refusal}: its {problem}; delete the folder yourself if it is a run")
         if not _same_run(recorded, identity):
             raise RunRecordError(f"{refusal}: it records another run than {identity}; move it away or choose another run_dir")
         shutil.rmtree(self.root)
