@@ -43,7 +43,7 @@ from inception_repro.errors import ConfigError, UserError
 from inception_repro.compare import compare_with_study
 from inception_repro.provenance import atomic_write, project_root
 from inception_repro.runs import (
-    STORES, RunBusyError, RunFolder, complete_runs_by_hash, config_hash, read_record, run_identity,
+    STORES, RunBusyError, RunFolder, RunRecordError, complete_runs_by_hash, config_hash, read_record,
 )
 from inception_repro.slurm import LAUNCHERS, is_hydra_override, send_grid
 from inception_repro.train import restart_run, train_run
@@ -271,17 +271,16 @@ def train_in_worker(cfg: DictConfig) -> dict:
 def _share(run: PlannedRun) -> None:
     """Record ``run`` as the complete run of the same config it shares (its source must be complete)."""
     source = run.source.folder if isinstance(run.source, PlannedRun) else run.source
-    if (source.read_summary() or {}).get("status") != "complete":
-        run.action = "failed"
-        console.print(f"{run.name}: not recorded, the run it shares ({source.root}) is not complete", soft_wrap=True)
-        return
     try:
         with run.folder.locked():
-            run.folder.clear(run_identity(run.cfg))
             run.folder.write_shared(source, run.cfg)
     except RunBusyError as error:
         run.action = "busy"
         console.print(f"[yellow]skipped[/]: {error}", soft_wrap=True)
+        return
+    except RunRecordError as error:
+        run.action = "failed"
+        console.print(f"{run.name}: not recorded: {error}", soft_wrap=True)
         return
     console.print(f"{run.name}: shared, the same run as {source.root}", soft_wrap=True)
 

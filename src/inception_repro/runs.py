@@ -163,11 +163,13 @@ class RunFolder:
     def write_shared(self, source: RunFolder, cfg: DictConfig) -> None:
         """Record the complete run in ``source`` (the same config, trained for another grid) as this
         run: this run's config, the source's metrics and summary under this run's names, with
-        ``shared_from`` naming the run that trained it (``<ablation>/<variant>/seed<k>``). Hold this run's lock."""
+        ``shared_from`` naming the run that trained it (``<ablation>/<variant>/seed<k>``). A record
+        already here is replaced (``clear``), once the source is known to be shareable. Hold this run's lock."""
         summary = source.read_summary()
         if summary is None or summary["status"] != "complete" or self.config_change(summary, cfg):
             raise RunRecordError(f"{source.root} is not a complete run of this config; it cannot be shared")
         origin = summary.get("shared_from") or "/".join(source.root.parts[-3:])
+        self.clear(run_identity(cfg))
         self.root.mkdir(parents=True, exist_ok=True)
         shared = {**summary, **run_identity(cfg), "shared_from": origin}
         shared.pop("force_token", None)
