@@ -55,7 +55,7 @@ def test_probe_records_runs_and_resumes_without_training_again(tmp_path, fmnist_
 @pytest.mark.parametrize(("argv", "message"), [
     (["--compare", "aux", "none", "deep"], "aux has no variant 'deep'"),
     (["--compare", "nope", "a", "b"], "unknown ablation 'nope'"),
-    (["--seeds", "1"], "needs at least 2 seeds"),
+    (["--seeds", "x"], "SEEDS='x' is not a count"),
 ])
 def test_bad_probe_input_is_one_line(argv, message, capsys, tmp_path):
     assert main([*argv, "--out", str(tmp_path / "p.json")]) == 2

@@ -65,6 +65,7 @@ def test_a_readme_without_markers_is_left_alone(tmp_path, capsys):
 
 
 def test_the_study_scale_is_the_design_the_probes_chose():
+    import yaml
     from omegaconf import OmegaConf
 
     from inception_repro.analysis.readme_results import PROBES
@@ -76,4 +77,4 @@ def test_the_study_scale_is_the_design_the_probes_chose():
     cfg = compose_run(["scale=cpu"])
     for override in best["overrides"]:
         key, value = override.split("=", 1)
-        assert str(OmegaConf.select(cfg, key)) == value, override
+        assert OmegaConf.select(cfg, key) == yaml.safe_load(value), override

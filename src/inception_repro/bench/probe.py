@@ -3,7 +3,7 @@
 A design is a name and config overrides on the cpu scale (images, schedule, width...). For each
 design the probe trains the configs of a few paired comparisons (default: aux none vs bn,
 factorization baseline vs full7x7, optimizer rmsprop vs sgd; one config is trained once even where
-two comparisons use it) at seeds 0..k-1, seed by seed across the designs, so that every design has
+two comparisons use it) at the seeds asked for (default 0..3), seed by seed across the designs, so that every design has
 estimates early. After every run it rewrites results/bench/probes.json with each design's seconds
 per run, each comparison's paired delta (variant - control test top-1, percentage points), their
 sd pooled over the comparisons, and the smallest effect a paired t-test detects (80% power,
@@ -12,7 +12,7 @@ two-sided alpha 0.05) with the seeds probed and with the seeds the budget buys f
 probed ones did). Runs live in results/local/probes/<design>/; a complete run is read back, not
 trained again, so stopping the probe and starting it again resumes it.
 
-    python -m inception_repro.bench.probe [--seeds 4] [--design NAME OVERRIDE...]...
+    python -m inception_repro.bench.probe [--seeds 4|a,b,c] [--design NAME OVERRIDE...]...
         [--compare ABLATION CONTROL VARIANT]... [-- OVERRIDES]
 """
 
@@ -32,6 +32,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
+from inception_repro.ablate import parse_seeds
 from inception_repro.ablations import load_ablation
 from inception_repro.analysis.power import ALPHA, POWER, minimum_detectable_effect
 from inception_repro.analysis.stats import pooled_sd, summarize
@@ -46,11 +47,14 @@ from inception_repro.train import train_run
 OUT = Path("results/bench/probes.json")
 RUNS = Path("results/local/probes")
 # §8's schedule decays the LR 50 times by 0.94 over ~100 epochs (to 0.94^50 = 4.5%); these designs
-# do the same over their one epoch, and lay the tensors out channels-last (~1.35x faster on CPU).
+# do the same over their one epoch, and lay the tensors out channels-last (faster on CPU).
 PAPER_ANNEAL = ("optimizer.epochs_per_decay=0.02", "trainer.channels_last=true")
 DESIGNS: dict[str, tuple[str, ...]] = {
     "18k_anneal": ("data.train_subset=17920", *PAPER_ANNEAL),
-    "36k_anneal": ("data.train_subset=35840", *PAPER_ANNEAL),
+    "18k_anneal_lr4x": ("data.train_subset=17920", *PAPER_ANNEAL, "optimizer.lr=0.18"),
+    # grids 25 / 12 / 5 (the 17x17 modules still inside §3.2's 12-20 range) at about half the cost
+    # per image of 35 px, so twice the images for the same seconds
+    "25px_36k_lr4x": ("scale.input_sizes.light=25", "data.train_subset=35840", *PAPER_ANNEAL, "optimizer.lr=0.18"),
 }
 console = Console() if sys.stdout.isatty() else Console(width=160)  # a log file gets the whole table
 
@@ -127,14 +131,14 @@ def probe_configs(comparisons: list[Comparison]) -> list[tuple[str, str]]:
     return list(dict.fromkeys((c.ablation, v) for c in comparisons for v in (c.control, c.variant)))
 
 
-def probe(designs: dict[str, tuple[str, ...]], comparisons: list[Comparison], seeds: int, overrides: list[str],
+def probe(designs: dict[str, tuple[str, ...]], comparisons: list[Comparison], seeds: list[int], overrides: list[str],
           runs_dir: Path, out: Path, budget_hours: float, runs_per_seed: int, workers: int) -> dict[str, Any]:
     """Train (or read back) every run, seed by seed; a config two comparisons share is trained once;
     ``out`` is rewritten after each run."""
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in designs}
     result: dict[str, Any] = {}
     scale = [] if any(o.startswith("scale=") for o in overrides) else ["scale=cpu"]
-    for seed in range(seeds):
+    for seed in seeds:
         for name, design in designs.items():
             trained: dict[str, dict[str, Any]] = {}
             for ablation, variant in probe_configs(comparisons):
@@ -168,7 +172,8 @@ def probe_result(designs: dict[str, tuple[str, ...]], runs: dict[str, list[dict[
 
 
 def merge(files: list[Path], budget_hours: float, runs_per_seed: int, workers: int) -> dict[str, Any]:
-    """One result from the probes.json files of probes run side by side on the same comparisons."""
+    """One result from the probes.json files of probes run side by side on the same comparisons
+    (other designs, or other seeds of one design)."""
     try:
         parts = [json.loads(f.read_text()) for f in files]
     except (OSError, ValueError) as error:
@@ -176,7 +181,11 @@ def merge(files: list[Path], budget_hours: float, runs_per_seed: int, workers: i
     if len({json.dumps(p.get("comparisons"), sort_keys=True) for p in parts}) != 1:
         raise ConfigError("--merge: the files probe different comparisons")
     designs = {d["name"]: tuple(d["overrides"]) for p in parts for d in p["designs"]}
-    runs = {d["name"]: d["runs"] for p in parts for d in p["designs"]}
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in designs}
+    for d in (d for p in parts for d in p["designs"]):  # a design probed by several processes (other seeds)
+        if tuple(d["overrides"]) != designs[d["name"]]:
+            raise ConfigError(f"--merge: design {d['name']!r} has different overrides in two files")
+        runs[d["name"]] += d["runs"]
     comparisons = [Comparison(**c) for c in parts[0]["comparisons"]]
     return probe_result(designs, runs, comparisons, budget_hours, runs_per_seed, workers)
 
@@ -224,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         parser = ArgumentParser(prog="inception-probe", description=__doc__.splitlines()[0])
         parser.add_argument("--design", nargs="+", action="append", metavar=("NAME", "OVERRIDE"),
                             help=f"a candidate design (repeatable); default: {', '.join(DESIGNS)}")
-        parser.add_argument("--seeds", type=int, default=4, help="seeds per variant (default 4)")
+        parser.add_argument("--seeds", default="4", help="N (seeds 0..N-1, default 4) or a list a,b,c")
         parser.add_argument("--compare", nargs=3, action="append", metavar=("ABLATION", "CONTROL", "VARIANT"),
                             help="a paired comparison (repeatable); default: "
                                  + ", ".join(c.label for c in COMPARISONS))
@@ -243,8 +252,7 @@ def main(argv: list[str] | None = None) -> int:
             report(result)
             console.print(f"wrote {a.out}")
             return 0
-        if a.seeds < 2:
-            raise ConfigError(f"--seeds {a.seeds}: a paired sd needs at least 2 seeds")
+        seeds = parse_seeds(a.seeds)
         comparisons = [Comparison(*c) for c in a.compare] if a.compare else list(COMPARISONS)
         for c in comparisons:
             variants = load_ablation(c.ablation).variants
@@ -253,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
                     raise ConfigError(f"{c.ablation} has no variant {v!r}; valid: {', '.join(variants)}")
         warnings.filterwarnings("ignore")
         logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
-        result = probe(parse_designs(a.design), comparisons, a.seeds, overrides,
+        result = probe(parse_designs(a.design), comparisons, seeds, overrides,
                        a.runs_dir, a.out, a.budget_hours, a.runs_per_seed or study_runs_per_seed(), a.workers)
         report(result)
         console.print(f"wrote {a.out}")
