@@ -26,6 +26,7 @@ import pandas as pd
 import yaml
 
 from ..ablations import ablation_names, load_ablation
+from ..bench.probe import fmt
 from ..cli import run_cli
 from ..provenance import atomic_write, project_root
 from .conclusions import COLUMN_GUIDE, RULE, conclusions
@@ -61,29 +62,26 @@ PROBES = Path("results") / "bench" / "probes.json"
 
 def probe_table(result: dict) -> str:
     """The probe table (results/bench/probes.json, written by ``make probe``) in Markdown."""
-    pair = result["pair"]
     commits = sorted({str(r.get("git_commit"))[:7] for d in result["designs"] for r in d["runs"] if r.get("git_commit")})
-
-    def fmt(x, spec=".2f"):
-        return "-" if x is None else format(x, spec)
-
+    labels = [f"{c['ablation']} `{c['variant']}` - `{c['control']}`" for c in result["comparisons"]]
     rows = [
-        f"Paired delta: {pair['ablation']} `{pair['variant']}` - `{pair['control']}`, test top-1 in percentage points. "
-        f"Budget {result['budget_hours']:g} h of this machine for one seed = {result['study_runs_per_seed']} runs, "
-        f"{result['workers']} at a time; *detectable*: the smallest true delta a paired t-test finds with "
-        f"{result['power']:.0%} power at alpha {result['alpha']} (from `results/bench/probes.json`; "
-        f"runs made by commit {', '.join(f'`{c}`' for c in commits)}).",
+        f"Paired deltas of test top-1 in percentage points: {', '.join(labels)}; *pooled sd*: their sds pooled "
+        f"(weighted by degrees of freedom). Budget {result['budget_hours']:g} h of this machine for one seed = "
+        f"{result['study_runs_per_seed']} runs, {result['workers']} at a time; *detectable*: the smallest true "
+        f"delta a paired t-test finds with {result['power']:.0%} power at alpha {result['alpha']}, at the pooled sd "
+        f"(from `results/bench/probes.json`; runs made by commit {', '.join(f'`{c}`' for c in commits)}).",
         "",
-        "| design | overrides | grids | s/run | pairs | mean | paired sd | detectable | seeds in budget | detectable in budget |",
+        "| design | overrides of the cpu scale | grids | s/run | seeds | paired sd per comparison | pooled sd "
+        "| detectable | seeds in budget | detectable in budget |",
         "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for d in result["designs"]:
         grids = next((r["grid_sizes"] for r in d["runs"] if r.get("grid_sizes")), None)
-        overrides = " ".join(f"`{o}`" for o in d["overrides"]) or "(the scale as it was)"
+        overrides = " ".join(f"`{o}`" for o in d["overrides"]) or "(none)"
         rows.append(f"| {d['name']} | {overrides} | {'/'.join(map(str, grids)) if grids else '-'} "
-                    f"| {fmt(d['seconds_per_run'], '.0f')} | {len(d['paired_seeds'])} | {fmt(d['mean_delta_pp'])} "
-                    f"| {fmt(d['paired_sd_pp'])} | {fmt(d['detectable_pp'])} | {fmt(d['seeds_in_budget'], 'd')} "
-                    f"| {fmt(d['detectable_in_budget_pp'])} |")
+                    f"| {fmt(d['seconds_per_run'], '.0f')} | {d['seeds']} "
+                    f"| {' / '.join(fmt(c['paired_sd_pp']) for c in d['comparisons'])} | {fmt(d['pooled_sd_pp'])} "
+                    f"| {fmt(d['detectable_pp'])} | {fmt(d['seeds_in_budget'], 'd')} | {fmt(d['detectable_in_budget_pp'])} |")
     return "\n".join(rows)
 
 
@@ -97,10 +95,9 @@ def probe_section(path: Path) -> list[str]:
     if scored:
         best = min(scored, key=lambda d: d["detectable_in_budget_pp"])
         lines += [f"The smallest effect detectable within the budget is {best['detectable_in_budget_pp']:.2f} points, "
-                  f"with `{best['name']}`: configs/scale/cpu.yaml is that design. Each design's paired sd comes "
-                  f"from {min(len(d['paired_seeds']) for d in scored)} to {max(len(d['paired_seeds']) for d in scored)} "
-                  "seeds, so it is itself uncertain; seconds per run were measured with three probes and other jobs "
-                  "sharing 2 cores, so they overstate what a run costs on an idle machine.", ""]
+                  f"with `{best['name']}`: configs/scale/cpu.yaml is that design. Each design's pooled sd comes "
+                  f"from {min(d['seeds'] for d in scored)} to {max(d['seeds'] for d in scored)} seeds of "
+                  f"{len(result['comparisons'])} comparisons, so it is itself uncertain.", ""]
     return lines
 
 
