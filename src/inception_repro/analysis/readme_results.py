@@ -97,7 +97,10 @@ def probe_section(path: Path) -> list[str]:
         lines += [f"The smallest effect detectable within the budget is {best['detectable_in_budget_pp']:.2f} points, "
                   f"with `{best['name']}`: configs/scale/cpu.yaml is that design. Each design's pooled sd comes "
                   f"from {min(d['seeds'] for d in scored)} to {max(d['seeds'] for d in scored)} seeds of "
-                  f"{len(result['comparisons'])} comparisons, so it is itself uncertain.", ""]
+                  f"{len(result['comparisons'])} comparisons, so it is itself uncertain. Seconds per run are those of "
+                  "the probed configs (all with the light stem), two or three trained at a time; the study's variants "
+                  "with the paper's stems (Table 2, Table 3) cost more per run, so *seeds in budget* overstates "
+                  "what the whole study affords: the README gives what its runs cost.", ""]
     return lines
 
 
