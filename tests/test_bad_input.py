@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 from filelock import FileLock
 
 from inception_repro import ablate, train
@@ -68,7 +69,6 @@ def _truncated_copy(tmp_path: Path) -> Path:
         (["data=cifar"], "Could not find 'data/cifar'"),
         (["model.width"], "bad config override"),
         (["trainer.precision=fp7"], "bad trainer config"),
-        (["scale=study_gpu"], "scale study_gpu trains on a GPU (trainer.accelerator=gpu) and none is visible here"),
         (["data.root=/no/such/folder"], "data.root=/no/such/folder holds neither"),
         # issue 10: each of these was a traceback (and most left a failed record) before the schema
         (["optimizer.lr=nan"], "optimizer.lr=nan: must be a finite number > 0"),
@@ -94,6 +94,13 @@ def _truncated_copy(tmp_path: Path) -> Path:
 @needs_fashion_mnist
 def test_bad_run_input_is_one_line_and_writes_nothing(argv, expected, capsys, results, fmnist_cache):
     _train_fails(argv, expected, capsys, results, fmnist_cache)
+
+
+@pytest.mark.parametrize("argv", [["scale=study_gpu"], ["trainer.accelerator=cuda"]])
+@needs_fashion_mnist
+def test_a_gpu_run_without_a_gpu_is_one_line(argv, monkeypatch, capsys, results, fmnist_cache):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # the same on a machine with one
+    _train_fails(argv, "needs a GPU and none is visible here", capsys, results, fmnist_cache)
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ def test_detectable_effect_is_the_power_analysis_one_or_none():
 
 
 @needs_fashion_mnist
-def test_probe_records_runs_and_resumes_without_training_again(tmp_path, fmnist_cache):
+def test_probe_records_runs_resumes_and_merges_without_training_again(tmp_path, fmnist_cache, capsys):
     overrides = [o for o in tiny_run_overrides(tmp_path, fmnist_cache) if not o.startswith("results_dir=")]
     out = tmp_path / "probes.json"
     argv = ["--seeds", "2", "--design", "tiny", "model.stem=light", "model.input_size=12", "data.train_subset=16",
@@ -40,7 +40,7 @@ def test_probe_records_runs_and_resumes_without_training_again(tmp_path, fmnist_
         assert by_config["aux", "bn", seed]["config_hash"] == by_config["factorization", "baseline", seed]["config_hash"]
         assert by_config["aux", "bn", seed]["wall_time_s"] == by_config["factorization", "baseline", seed]["wall_time_s"]
     assert not (tmp_path / "probes" / "tiny" / "cpu" / "factorization" / "baseline").exists()
-    assert [c["seeds"] for c in design["comparisons"]] == [[0, 1], [0, 1]] and design["seeds"] == 2
+    assert [c["seeds"] for c in design["comparisons"]] == [[0, 1], [0, 1]] and design["n_seeds"] == 2
     sds = [c["paired_sd_pp"] for c in design["comparisons"]]
     assert design["pooled_sd_pp"] == pytest.approx(math.sqrt((sds[0] ** 2 + sds[1] ** 2) / 2))
     assert design["detectable_pp"] == detectable_effect(design["pooled_sd_pp"], 2)
@@ -50,6 +50,19 @@ def test_probe_records_runs_and_resumes_without_training_again(tmp_path, fmnist_
 
     assert main(argv) == 0  # read back: the same runs, not trained again
     assert json.loads(out.read_text())["designs"][0]["runs"] == design["runs"]
+
+    # --merge: a design's runs from several files, each run once, checked against the design's overrides
+    merged = tmp_path / "merged.json"
+    tiny = argv[argv.index("--design"):argv.index("--compare")]
+    assert main(["--merge", str(out), str(out), *tiny, "--out", str(merged), "--budget-hours", "1", "--", *overrides]) == 0
+    (again,) = json.loads(merged.read_text())["designs"]
+    assert again["runs"] == design["runs"] and again["pooled_sd_pp"] == design["pooled_sd_pp"]
+    assert main(["--merge", str(out), *tiny, "data.train_subset=32", "--out", str(merged), "--", *overrides]) == 2
+    assert "was not trained with the config its design's overrides give today" in capsys.readouterr().err
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"pair": {"ablation": "aux"}, "designs": []}))
+    assert main(["--merge", str(old), "--out", str(merged)]) == 2
+    assert "is not a probe result of this version" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("argv", "message"), [

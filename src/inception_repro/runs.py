@@ -301,7 +301,7 @@ def _load_summary(path: Path) -> tuple[Any, str | None]:
     except json.JSONDecodeError as err:
         return None, f"summary.json is not valid JSON ({err})"
     except (OSError, UnicodeDecodeError) as err:
-        return None, f"summary.json unreadable ({type(err).__name__}: {err})"
+        return None, f"summary.json is unreadable ({type(err).__name__}: {err})"
 
 
 def summary_problem(summary: Any, expected: dict[str, Any] | None = None) -> str | None:

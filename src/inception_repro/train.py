@@ -63,9 +63,6 @@ def build_trainer(cfg: DictConfig, folder: RunFolder, throughput: ThroughputMoni
     """The run's Trainer, without loggers (``_fit`` attaches them): it touches no file, so a bad
     ``trainer.*`` value fails before the run folder is created."""
     t = cfg.trainer
-    if t.accelerator == "gpu" and not torch.cuda.is_available():
-        raise ConfigError(f"scale {cfg.scale.name} trains on a GPU (trainer.accelerator=gpu) and none is visible here: "
-                          "use --scale cpu (scale=cpu), or run it where a GPU is")
     checkpoint = LastCheckpoint(
         folder.last_checkpoint, checkpoint_identity(cfg), t.checkpoint_every_n_steps, t.checkpoint_every_minutes
     )
@@ -115,6 +112,10 @@ class PreparedRun:
 
 def prepare_run(cfg: DictConfig, folder: RunFolder) -> PreparedRun:
     """Data, network and trainer; a missing or corrupt dataset or a bad value fails here."""
+    accelerator = str(cfg.trainer.accelerator)
+    if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"trainer.accelerator={accelerator} (scale {cfg.scale.name}) needs a GPU and none is visible "
+                          "here: run it where one is, or on a CPU scale (--scale cpu)")
     if cfg.trainer.threads:
         torch.set_num_threads(int(cfg.trainer.threads))
     datamodule = build_datamodule(cfg)

@@ -26,8 +26,8 @@ import pandas as pd
 import yaml
 
 from ..ablations import ablation_names, load_ablation
-from ..bench.probe import fmt
 from ..cli import run_cli
+from ..errors import UserError
 from ..provenance import atomic_write, project_root
 from .conclusions import COLUMN_GUIDE, RULE, conclusions
 from .power import POWER, minimum_detectable_effect, seeds_for_power
@@ -60,6 +60,11 @@ FULL = Path("docs") / "results.md"
 PROBES = Path("results") / "bench" / "probes.json"
 
 
+def fmt(x: float | None, spec: str = ".2f") -> str:
+    """A table cell: ``x`` formatted, or - where there is no value."""
+    return "-" if x is None else format(x, spec)
+
+
 def probe_table(result: dict) -> str:
     """The probe table (results/bench/probes.json, written by ``make probe``) in Markdown."""
     commits = sorted({str(r.get("git_commit"))[:7] for d in result["designs"] for r in d["runs"] if r.get("git_commit")})
@@ -79,7 +84,7 @@ def probe_table(result: dict) -> str:
         grids = next((r["grid_sizes"] for r in d["runs"] if r.get("grid_sizes")), None)
         overrides = " ".join(f"`{o}`" for o in d["overrides"]) or "(none)"
         rows.append(f"| {d['name']} | {overrides} | {'/'.join(map(str, grids)) if grids else '-'} "
-                    f"| {fmt(d['seconds_per_run'], '.0f')} | {d['seeds']} "
+                    f"| {fmt(d['seconds_per_run'], '.0f')} | {d['n_seeds']} "
                     f"| {' / '.join(fmt(c['paired_sd_pp']) for c in d['comparisons'])} | {fmt(d['pooled_sd_pp'])} "
                     f"| {fmt(d['detectable_pp'])} | {fmt(d['seeds_in_budget'], 'd')} | {fmt(d['detectable_in_budget_pp'])} |")
     return "\n".join(rows)
@@ -90,17 +95,21 @@ def probe_section(path: Path) -> list[str]:
     if not path.is_file():
         return []
     result = json.loads(path.read_text())
+    if "comparisons" not in result or any("n_seeds" not in d for d in result.get("designs", [])):
+        raise UserError(f"{path} is a probe result of an older version: run make probe (or its --merge) again")
     scored = [d for d in result["designs"] if d["detectable_in_budget_pp"] is not None]
     lines = ["### How the study scale was chosen", "", probe_table(result), ""]
     if scored:
         best = min(scored, key=lambda d: d["detectable_in_budget_pp"])
         lines += [f"The smallest effect detectable within the budget is {best['detectable_in_budget_pp']:.2f} points, "
-                  f"with `{best['name']}`: configs/scale/cpu.yaml is that design. Each design's pooled sd comes "
-                  f"from {min(d['seeds'] for d in scored)} to {max(d['seeds'] for d in scored)} seeds of "
-                  f"{len(result['comparisons'])} comparisons, so it is itself uncertain. Seconds per run are those of "
-                  "the probed configs (all with the light stem), two or three trained at a time; the study's variants "
-                  "with the paper's stems (Table 2, Table 3) cost more per run, so *seeds in budget* overstates "
-                  "what the whole study affords: the README gives what its runs cost.", ""]
+                  f"with `{best['name']}`: configs/scale/cpu.yaml is that design. *seeds*: the fewest seeds any of "
+                  f"its comparisons has; each design's pooled sd comes from {min(d['n_seeds'] for d in scored)} to "
+                  f"{max(d['n_seeds'] for d in scored)} seeds, and its comparisons share their control's runs (one "
+                  "config), so they are not independent and the pooled sd is less certain than its degrees of "
+                  "freedom suggest. Seconds per run are those of the probed configs, measured while other probes "
+                  "shared the cores; the study's variants with the paper's stems (Table 2, Table 3) cost more per "
+                  "run, so *seeds in budget* overstates what the whole study affords: the README gives what its runs "
+                  "cost.", ""]
     return lines
 
 

@@ -35,6 +35,7 @@ from rich.table import Table
 from inception_repro.ablate import parse_seeds
 from inception_repro.ablations import load_ablation
 from inception_repro.analysis.power import ALPHA, POWER, minimum_detectable_effect
+from inception_repro.analysis.readme_results import fmt
 from inception_repro.analysis.stats import pooled_sd, summarize
 from inception_repro.bench.study_rate import study_runs
 from inception_repro.cli import ArgumentParser, run_cli
@@ -46,14 +47,14 @@ from inception_repro.train import train_run
 
 OUT = Path("results/bench/probes.json")
 RUNS = Path("results/local/probes")
-# §8's schedule decays the LR 50 times by 0.94 over ~100 epochs (to 0.94^50 = 4.5%); these designs
-# do the same over their one epoch, and lay the tensors out channels-last (faster on CPU).
+# Each design sets every value the designs differ in, so that it means the same whatever the cpu
+# scale is today. §8's schedule decays the LR 50 times by 0.94 over ~100 epochs; these designs do
+# the same over their one epoch (epochs_per_decay 0.02).
 PAPER_ANNEAL = ("optimizer.epochs_per_decay=0.02", "trainer.channels_last=true")
 DESIGNS: dict[str, tuple[str, ...]] = {
-    "18k_anneal": ("data.train_subset=17920", *PAPER_ANNEAL),
-    "18k_anneal_lr4x": ("data.train_subset=17920", *PAPER_ANNEAL, "optimizer.lr=0.18"),
-    # grids 25 / 12 / 5 (the 17x17 modules still inside §3.2's 12-20 range) at about half the cost
-    # per image of 35 px, so twice the images for the same seconds
+    "18k_anneal": ("scale.input_sizes.light=35", "data.train_subset=17920", *PAPER_ANNEAL, "optimizer.lr=0.045"),
+    "18k_anneal_lr4x": ("scale.input_sizes.light=35", "data.train_subset=17920", *PAPER_ANNEAL, "optimizer.lr=0.18"),
+    # grids 25 / 12 / 5: the 17x17 modules still inside §3.2's 12-20 range, at a lower cost per image
     "25px_36k_lr4x": ("scale.input_sizes.light=25", "data.train_subset=35840", *PAPER_ANNEAL, "optimizer.lr=0.18"),
 }
 console = Console() if sys.stdout.isatty() else Console(width=160)  # a log file gets the whole table
@@ -106,14 +107,14 @@ def design_stats(runs: list[dict[str, Any]], comparisons: list[Comparison], budg
     scored = pd.DataFrame({"n_seeds": [len(c["seeds"]) for c in per_comparison],
                            "paired_sd_pp": [c["paired_sd_pp"] for c in per_comparison]}, dtype=float)
     sd = pooled_sd(scored)
-    seeds = max(len(c["seeds"]) for c in per_comparison)
+    seeds = min(len(c["seeds"]) for c in per_comparison)  # every comparison has at least these
     trained = {r["config_hash"]: r["wall_time_s"] for r in done}  # a config's run counted once
     seconds = sum(trained.values()) / len(trained) if trained else None
     affordable = int(budget_s // (seconds * runs_per_seed)) if seconds else None
     return {
         "seconds_per_run": seconds,
         "comparisons": per_comparison,
-        "seeds": seeds,
+        "n_seeds": seeds,
         "pooled_sd_pp": sd if math.isfinite(sd) else None,
         "detectable_pp": detectable_effect(sd, seeds),
         "seeds_in_budget": affordable,
@@ -137,7 +138,7 @@ def probe(designs: dict[str, tuple[str, ...]], comparisons: list[Comparison], se
     ``out`` is rewritten after each run."""
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in designs}
     result: dict[str, Any] = {}
-    scale = [] if any(o.startswith("scale=") for o in overrides) else ["scale=cpu"]
+    scale = _scale(overrides)
     for seed in seeds:
         for name, design in designs.items():
             trained: dict[str, dict[str, Any]] = {}
@@ -171,23 +172,54 @@ def probe_result(designs: dict[str, tuple[str, ...]], runs: dict[str, list[dict[
     }
 
 
-def merge(files: list[Path], budget_hours: float, runs_per_seed: int, workers: int) -> dict[str, Any]:
-    """One result from the probes.json files of probes run side by side on the same comparisons
-    (other designs, or other seeds of one design)."""
-    try:
-        parts = [json.loads(f.read_text()) for f in files]
-    except (OSError, ValueError) as error:
-        raise ConfigError(f"--merge: cannot read {error}") from None
-    if len({json.dumps(p.get("comparisons"), sort_keys=True) for p in parts}) != 1:
+def merge(files: list[Path], designs: dict[str, tuple[str, ...]], overrides: list[str], budget_hours: float,
+          runs_per_seed: int, workers: int) -> dict[str, Any]:
+    """One result from the probes.json files of probes run apart on the same comparisons (other
+    designs, or other seeds of one design). ``designs`` may restate a design's overrides; every run
+    must be what its design's overrides compose to today (its config hash), so the table never
+    names overrides its runs were not trained with."""
+    parts = [_read_probe(f) for f in files]
+    if len({json.dumps(p["comparisons"], sort_keys=True) for p in parts}) != 1:
         raise ConfigError("--merge: the files probe different comparisons")
-    designs = {d["name"]: tuple(d["overrides"]) for p in parts for d in p["designs"]}
-    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in designs}
-    for d in (d for p in parts for d in p["designs"]):  # a design probed by several processes (other seeds)
-        if tuple(d["overrides"]) != designs[d["name"]]:
-            raise ConfigError(f"--merge: design {d['name']!r} has different overrides in two files")
-        runs[d["name"]] += d["runs"]
+    stated = {d["name"]: tuple(d["overrides"]) for p in parts for d in p["designs"]}
+    unknown = set(designs) - set(stated)
+    if unknown:
+        raise ConfigError(f"--merge: no file probes the design {sorted(unknown)[0]!r}")
+    stated.update(designs)
+    runs: dict[str, dict[tuple, dict[str, Any]]] = {name: {} for name in stated}
+    for d in (d for p in parts for d in p["designs"]):
+        for r in d["runs"]:
+            key = (r["ablation"], r["variant"], r["seed"])
+            if runs[d["name"]].setdefault(key, r) != r:
+                raise ConfigError(f"--merge: two files record {d['name']} {'/'.join(map(str, key))} differently")
+    for name, by_key in runs.items():
+        for (ablation, variant, seed), r in by_key.items():
+            cfg = compose_run([f"ablation={ablation}", f"variant={variant}", f"seed={seed}", "logger=none",
+                               *_scale(overrides), *overrides, *stated[name]])
+            if r.get("config_hash") != config_hash(cfg):
+                raise ConfigError(f"--merge: the run {name} {ablation}/{variant}/seed{seed} was not trained with the "
+                                  f"config its design's overrides give today; restate them: --design {name} OVERRIDE...")
     comparisons = [Comparison(**c) for c in parts[0]["comparisons"]]
-    return probe_result(designs, runs, comparisons, budget_hours, runs_per_seed, workers)
+    return probe_result(stated, {n: list(r.values()) for n, r in runs.items()}, comparisons, budget_hours,
+                        runs_per_seed, workers)
+
+
+def _read_probe(path: Path) -> dict[str, Any]:
+    try:
+        result = json.loads(path.read_text())
+        if not result["comparisons"] or any(k not in r for d in result["designs"] for r in d["runs"]
+                                            for k in ("ablation", "variant", "seed", "config_hash")):
+            raise KeyError("runs")
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"--merge: cannot read {path} ({error.__class__.__name__})") from None
+    except (KeyError, TypeError):
+        raise ConfigError(f"--merge: {path} is not a probe result of this version (make probe writes one)") from None
+    return result
+
+
+def _scale(overrides: list[str]) -> list[str]:
+    """The cpu scale unless the overrides name one."""
+    return [] if any(o.startswith("scale=") for o in overrides) else ["scale=cpu"]
 
 
 def write(result: dict[str, Any], out: Path) -> None:
@@ -205,15 +237,10 @@ def report(result: dict[str, Any]) -> None:
         table.add_column(column)
     for d in result["designs"]:
         grids = next((r["grid_sizes"] for r in d["runs"] if r.get("grid_sizes")), None)
-        table.add_row(d["name"], str(grids), fmt(d["seconds_per_run"], ".0f"), str(d["seeds"]),
+        table.add_row(d["name"], str(grids), fmt(d["seconds_per_run"], ".0f"), str(d["n_seeds"]),
                       " ".join(fmt(c["paired_sd_pp"]) for c in d["comparisons"]), fmt(d["pooled_sd_pp"]),
                       fmt(d["detectable_pp"]), fmt(d["seeds_in_budget"], "d"), fmt(d["detectable_in_budget_pp"]))
     console.print(table)
-
-
-def fmt(x: float | None, spec: str = ".2f") -> str:
-    """A table cell: ``x`` formatted, or - where there is no value."""
-    return "-" if x is None else format(x, spec)
 
 
 def parse_designs(specs: list[list[str]] | None) -> dict[str, tuple[str, ...]]:
@@ -244,10 +271,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("--runs-dir", type=Path, default=RUNS)
         parser.add_argument("--out", type=Path, default=OUT)
         parser.add_argument("--merge", nargs="+", type=Path, metavar="PROBES_JSON",
-                            help="write one table from the runs of probes run apart (one process per design), training nothing")
+                            help="write one table from the runs of probes run apart (designs or seeds), training "
+                                 "nothing; --design restates a design's overrides, checked against its runs")
         a = parser.parse_args(own)
         if a.merge:
-            result = merge(a.merge, a.budget_hours, a.runs_per_seed or study_runs_per_seed(), a.workers)
+            designs = parse_designs(a.design) if a.design else {}
+            result = merge(a.merge, designs, overrides, a.budget_hours, a.runs_per_seed or study_runs_per_seed(), a.workers)
             write(result, a.out)
             report(result)
             console.print(f"wrote {a.out}")
