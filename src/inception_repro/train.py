@@ -112,13 +112,13 @@ class PreparedRun:
 
 def prepare_run(cfg: DictConfig, folder: RunFolder) -> PreparedRun:
     """Data, network and trainer; a missing or corrupt dataset or a bad value fails here."""
-    accelerator = str(cfg.trainer.accelerator)
-    if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"trainer.accelerator={accelerator} (scale {cfg.scale.name}) needs a GPU and none is visible "
-                          "here: run it where one is, or on a CPU scale (--scale cpu)")
     if cfg.trainer.threads:
         torch.set_num_threads(int(cfg.trainer.threads))
     datamodule = build_datamodule(cfg)
+    accelerator = str(cfg.trainer.accelerator)
+    if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():  # before any data is read
+        raise ConfigError(f"trainer.accelerator={accelerator} (scale {cfg.scale.name}) needs a GPU and none is visible "
+                          "here: run it where one is, or on a CPU scale (--scale cpu)")
     datamodule.prepare_data()
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     network = build_network(cfg, datamodule.num_classes)
