@@ -48,7 +48,8 @@ def test_the_section_is_rewritten_between_the_markers_and_a_change_in_results_is
     assert claims in full and "**The verdict rule, dated 2026-12-01**" in full
     px = " / ".join(pd.read_csv(tmp_path / "results" / "tables" / "table2.csv")["input_px"].astype(str))
     assert f"at scale `cpu` they see {px} px inputs" in full  # from table2.csv
-    assert "- `aux`: 6 runs, scale `cpu`, width " in full  # the runs of one commit
+    aux_runs = len(list((tmp_path / "results" / "runs" / "cpu" / "aux").glob("*/seed*/summary.json")))
+    assert f"- `aux`: {aux_runs} runs, scale `cpu`, width " in full  # the runs of one commit
     assert main(["--root", str(tmp_path)]) == 0 and readme.read_text() == text  # idempotent
     assert "up to date" in capsys.readouterr().out
 
@@ -68,12 +69,10 @@ def test_the_study_scale_is_the_design_the_probes_chose():
     import yaml
     from omegaconf import OmegaConf
 
-    from inception_repro.analysis.readme_results import PROBES
+    from inception_repro.analysis.readme_results import PROBES, probe_choice
     from inception_repro.config import compose_run
 
-    result = json.loads((project_root() / PROBES).read_text())
-    best = min((d for d in result["designs"] if d["detectable_in_budget_pp"] is not None),
-               key=lambda d: d["detectable_in_budget_pp"])
+    best = probe_choice(project_root() / PROBES)
     cfg = compose_run(["scale=cpu"])
     for override in best["overrides"]:
         key, value = override.split("=", 1)

@@ -23,7 +23,7 @@ from inception_repro.analysis import wandb_push
 from inception_repro.analysis.wandb_push import PushError, Record, read_records
 
 STUDY = Path(__file__).resolve().parents[1] / "results" / "runs"
-PUSHED = [("aux", "bn", 0), ("aux", "none", 1)]
+PUSHED = [("aux", "bn", 0), ("aux", "none", 0)]
 
 
 def wandb_records(path: Path) -> Iterator[pb.Record]:
@@ -74,7 +74,7 @@ def study(tmp_path) -> Path:
 
 
 def test_records_are_read_through_the_store_layout(study):
-    assert [r.run_id for r in read_records(study)] == ["cpu-aux-bn-seed0", "cpu-aux-none-seed1"]
+    assert [r.run_id for r in read_records(study)] == ["cpu-aux-bn-seed0", "cpu-aux-none-seed0"]
     assert len(read_records(STUDY)) == len(list(STUDY.glob("*/*/*/seed*/summary.json")))
 
 
@@ -140,7 +140,7 @@ def test_online_push_sends_only_what_w_and_b_lacks(study, tmp_path, monkeypatch)
     """Against what W&B already holds (a fake of wandb.Api): the same record is left alone, a run
     logged live by training too, another version is named, and only a missing run is written."""
     records = read_records(study)
-    held = {"cpu-aux-bn-seed0": records[0].fingerprint, "cpu-aux-none-seed1": None}
+    held = {"cpu-aux-bn-seed0": records[0].fingerprint, "cpu-aux-none-seed0": None}
 
     class Api:
         default_entity = "me"
@@ -155,9 +155,9 @@ def test_online_push_sends_only_what_w_and_b_lacks(study, tmp_path, monkeypatch)
     monkeypatch.setattr(wandb_push, "write_run", lambda record, *args: written.append((record.run_id, *args)))
     out = tmp_path / "out"
     assert wandb_push.push(records, "inception-repro", None, "online", out, Api()) == {
-        "pushed": [], "unchanged": ["cpu-aux-bn-seed0"], "live": ["cpu-aux-none-seed1"], "conflicts": []}
+        "pushed": [], "unchanged": ["cpu-aux-bn-seed0"], "live": ["cpu-aux-none-seed0"], "conflicts": []}
     held["cpu-aux-bn-seed0"] = "another"
-    del held["cpu-aux-none-seed1"]
+    del held["cpu-aux-none-seed0"]
     assert wandb_push.push(records, "inception-repro", None, "online", out, Api()) == {
-        "pushed": ["cpu-aux-none-seed1"], "unchanged": [], "live": [], "conflicts": ["cpu-aux-bn-seed0"]}
-    assert written == [("cpu-aux-none-seed1", "inception-repro", "me", "online", out)]
+        "pushed": ["cpu-aux-none-seed0"], "unchanged": [], "live": [], "conflicts": ["cpu-aux-bn-seed0"]}
+    assert written == [("cpu-aux-none-seed0", "inception-repro", "me", "online", out)]

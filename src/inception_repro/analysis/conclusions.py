@@ -60,7 +60,7 @@ def conclusions(claims: pd.DataFrame) -> str:
     scale = ", ".join(sorted(set(claims["scale"])))
     lines = [
         f"**What this study can and cannot conclude** (scale `{scale}`, "
-        f"{' to '.join(map(str, sorted({seeds[0], seeds[-1]})))} seeds per comparison):",
+        f"{' to '.join(map(str, sorted({seeds[0], seeds[-1]})))} seed{'s' * (seeds[-1] != 1)} per comparison):",
         "",
         f"- {len(all_claims())} paper claims make {len(claims)} distinct comparisons"
         + "".join(f"; `{r.claim}` and `{r.same_comparison_as}` compare the same pair of configs"

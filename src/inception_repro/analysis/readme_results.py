@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import sys
 from collections import defaultdict
@@ -90,6 +91,14 @@ def probe_table(result: dict) -> str:
     return "\n".join(rows)
 
 
+def probe_choice(path: Path) -> dict | None:
+    """The probed design with the smallest effect detectable within the budget, or None."""
+    if not path.is_file():
+        return None
+    scored = [d for d in json.loads(path.read_text())["designs"] if d["detectable_in_budget_pp"] is not None]
+    return min(scored, key=lambda d: d["detectable_in_budget_pp"]) if scored else None
+
+
 def probe_section(path: Path) -> list[str]:
     """How the study scale was chosen: the probe table (``make probe``) and the design it picks."""
     if not path.is_file():
@@ -100,7 +109,7 @@ def probe_section(path: Path) -> list[str]:
     scored = [d for d in result["designs"] if d["detectable_in_budget_pp"] is not None]
     lines = ["### How the study scale was chosen", "", probe_table(result), ""]
     if scored:
-        best = min(scored, key=lambda d: d["detectable_in_budget_pp"])
+        best = probe_choice(path)
         lines += [f"The smallest effect detectable within the budget is {best['detectable_in_budget_pp']:.2f} points, "
                   f"with `{best['name']}`: configs/scale/cpu.yaml is that design. *seeds*: the fewest seeds any of "
                   f"its comparisons has; each design's pooled sd comes from {min(d['n_seeds'] for d in scored)} to "
@@ -197,16 +206,22 @@ STUDY_SEEDS = 8  # the seeds the committed study is to have for every claim (mak
 
 def study_cost(root: Path, run_dirs: list[str], claims: pd.DataFrame) -> str:
     """What the runs behind the table cost (their ``wall_time_s``, a shared run counted once) and
-    what their pooled seed noise lets STUDY_SEEDS seeds detect."""
+    what STUDY_SEEDS seeds detect at their pooled seed noise, or, before two seeds, at the noise the
+    probes measured for the scale's design."""
     summaries = [json.loads((root / run / "summary.json").read_text()) for run in run_dirs]
     trained = [s for s in summaries if "shared_from" not in s]
     walls = sorted(s["wall_time_s"] for s in trained)
     seeds = len({s["seed"] for s in summaries})
-    sd = pooled_sd(claims)
-    return (f"The runs behind this table: {len(summaries)} records of {seeds} seeds, {len(trained)} trained and "
-            f"{len(summaries) - len(trained)} shared; a trained run took {walls[0]:.0f} to {walls[-1]:.0f} s on one core "
-            f"(median {statistics.median(walls):.0f} s), {sum(walls) / 3600 / seeds:.1f} core-hours per seed of the study. "
-            f"At the pooled paired sd of {sd:.2f} points, {STUDY_SEEDS} seeds detect "
+    sd, source = pooled_sd(claims), "the pooled paired sd of these runs"
+    if math.isnan(sd) and (chosen := probe_choice(root / PROBES)) is not None:
+        sd, source = chosen["pooled_sd_pp"], f"the pooled paired sd the probes measured for this design (`{chosen['name']}`)"
+    text = (f"The runs behind this table: {len(summaries)} records of {seeds} seed{'s' * (seeds != 1)}, {len(trained)} "
+            f"trained and {len(summaries) - len(trained)} shared; a trained run took {walls[0]:.0f} to {walls[-1]:.0f} s "
+            f"on one core (median {statistics.median(walls):.0f} s), {sum(walls) / 3600 / seeds:.1f} core-hours per "
+            "seed of the study.")
+    if math.isnan(sd):
+        return text
+    return (f"{text} At {source}, {sd:.2f} points, {STUDY_SEEDS} seeds detect "
             f"{minimum_detectable_effect(sd, STUDY_SEEDS):.2f} points with {POWER:.0%} power, and a 1-point effect "
             f"needs {seeds_for_power(sd, 1.0)} seeds.")
 
