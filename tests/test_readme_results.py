@@ -72,7 +72,7 @@ def test_the_study_scale_is_the_design_the_probes_chose():
     from inception_repro.analysis.readme_results import PROBES, probe_choice
     from inception_repro.config import compose_run
 
-    best = probe_choice(project_root() / PROBES)
+    best = probe_choice(json.loads((project_root() / PROBES).read_text()))
     cfg = compose_run(["scale=cpu"])
     for override in best["overrides"]:
         key, value = override.split("=", 1)

@@ -91,11 +91,9 @@ def probe_table(result: dict) -> str:
     return "\n".join(rows)
 
 
-def probe_choice(path: Path) -> dict | None:
-    """The probed design with the smallest effect detectable within the budget, or None."""
-    if not path.is_file():
-        return None
-    scored = [d for d in json.loads(path.read_text())["designs"] if d["detectable_in_budget_pp"] is not None]
+def probe_choice(result: dict) -> dict | None:
+    """The probed design (of a probes.json ``result``) with the smallest effect detectable within the budget, or None."""
+    scored = [d for d in result["designs"] if d["detectable_in_budget_pp"] is not None]
     return min(scored, key=lambda d: d["detectable_in_budget_pp"]) if scored else None
 
 
@@ -109,7 +107,7 @@ def probe_section(path: Path) -> list[str]:
     scored = [d for d in result["designs"] if d["detectable_in_budget_pp"] is not None]
     lines = ["### How the study scale was chosen", "", probe_table(result), ""]
     if scored:
-        best = probe_choice(path)
+        best = probe_choice(result)
         lines += [f"The smallest effect detectable within the budget is {best['detectable_in_budget_pp']:.2f} points, "
                   f"with `{best['name']}`: configs/scale/cpu.yaml is that design. *seeds*: the fewest seeds any of "
                   f"its comparisons has; each design's pooled sd comes from {min(d['n_seeds'] for d in scored)} to "
@@ -213,7 +211,8 @@ def study_cost(root: Path, run_dirs: list[str], claims: pd.DataFrame) -> str:
     walls = sorted(s["wall_time_s"] for s in trained)
     seeds = len({s["seed"] for s in summaries})
     sd, source = pooled_sd(claims), "the pooled paired sd of these runs"
-    if math.isnan(sd) and (chosen := probe_choice(root / PROBES)) is not None:
+    probes = root / PROBES
+    if math.isnan(sd) and probes.is_file() and (chosen := probe_choice(json.loads(probes.read_text()))) is not None:
         sd, source = chosen["pooled_sd_pp"], f"the pooled paired sd the probes measured for this design (`{chosen['name']}`)"
     text = (f"The runs behind this table: {len(summaries)} records of {seeds} seed{'s' * (seeds != 1)}, {len(trained)} "
             f"trained and {len(summaries) - len(trained)} shared; a trained run took {walls[0]:.0f} to {walls[-1]:.0f} s "

@@ -29,6 +29,7 @@ from typing import Any
 
 import pandas as pd
 import torch
+from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
@@ -79,7 +80,7 @@ COMPARISONS = (Comparison("aux", "none", "bn"), Comparison("factorization", "bas
 
 def detectable_effect(sd: float, n: int) -> float | None:
     """The smallest true mean delta a paired t-test on ``n`` pairs finds (analysis.power), or None."""
-    effect = minimum_detectable_effect(sd, n) if n >= 2 and math.isfinite(sd) else math.nan
+    effect = minimum_detectable_effect(sd, n)  # NaN below 2 pairs or without a positive sd
     return None if math.isnan(effect) else effect
 
 
@@ -138,13 +139,11 @@ def probe(designs: dict[str, tuple[str, ...]], comparisons: list[Comparison], se
     ``out`` is rewritten after each run."""
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in designs}
     result: dict[str, Any] = {}
-    scale = _scale(overrides)
     for seed in seeds:
         for name, design in designs.items():
             trained: dict[str, dict[str, Any]] = {}
             for ablation, variant in probe_configs(comparisons):
-                cfg = compose_run([f"ablation={ablation}", f"variant={variant}", f"seed={seed}", "logger=none",
-                                   *scale, *overrides, *design, f"results_dir={runs_dir / name}"])
+                cfg = run_config(ablation, variant, seed, [*overrides, *design, f"results_dir={runs_dir / name}"])
                 key = config_hash(cfg)
                 if key not in trained:
                     trained[key] = train_run(cfg)
@@ -194,9 +193,7 @@ def merge(files: list[Path], designs: dict[str, tuple[str, ...]], overrides: lis
                 raise ConfigError(f"--merge: two files record {d['name']} {'/'.join(map(str, key))} differently")
     for name, by_key in runs.items():
         for (ablation, variant, seed), r in by_key.items():
-            cfg = compose_run([f"ablation={ablation}", f"variant={variant}", f"seed={seed}", "logger=none",
-                               *_scale(overrides), *overrides, *stated[name]])
-            if r.get("config_hash") != config_hash(cfg):
+            if r.get("config_hash") != config_hash(run_config(ablation, variant, seed, [*overrides, *stated[name]])):
                 raise ConfigError(f"--merge: the run {name} {ablation}/{variant}/seed{seed} was not trained with the "
                                   f"config its design's overrides give today; restate them: --design {name} OVERRIDE...")
     comparisons = [Comparison(**c) for c in parts[0]["comparisons"]]
@@ -217,9 +214,10 @@ def _read_probe(path: Path) -> dict[str, Any]:
     return result
 
 
-def _scale(overrides: list[str]) -> list[str]:
-    """The cpu scale unless the overrides name one."""
-    return [] if any(o.startswith("scale=") for o in overrides) else ["scale=cpu"]
+def run_config(ablation: str, variant: str, seed: int, overrides: list[str]) -> DictConfig:
+    """A probed run's config: the cpu scale unless ``overrides`` name one, no logger."""
+    scale = [] if any(o.startswith("scale=") for o in overrides) else ["scale=cpu"]
+    return compose_run([f"ablation={ablation}", f"variant={variant}", f"seed={seed}", "logger=none", *scale, *overrides])
 
 
 def write(result: dict[str, Any], out: Path) -> None:
