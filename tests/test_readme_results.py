@@ -8,6 +8,7 @@ import shutil
 import pandas as pd
 
 from inception_repro.analysis.readme_results import BEGIN, END, main
+from inception_repro.cli import run_cli
 from inception_repro.provenance import project_root
 
 ROOT = project_root()
@@ -56,6 +57,21 @@ def test_the_section_is_rewritten_between_the_markers_and_a_change_in_results_is
     table = tmp_path / "results" / "tables" / "claims.md"
     table.write_text(claims.replace("| cpu |", "| gpu |", 1))
     assert main(["--root", str(tmp_path), "--check"]) == 1
+
+
+def test_the_provenance_names_the_commit_that_made_the_runs_and_a_missing_run_is_one_line(tmp_path, capsys):
+    readme = _project_copy(tmp_path, f"{BEGIN}\n{END}\n")
+    meta = json.loads((tmp_path / "results" / "tables" / "claims.meta.json").read_text())
+    commits = {json.loads((tmp_path / run / "summary.json").read_text())["git_commit"][:7] for run in meta["run_dirs"]}
+    assert main(["--root", str(tmp_path)]) == 0
+    assert f"runs of commit {', '.join(f'`{c}`' for c in sorted(commits))}, tables written at commit " \
+           f"`{meta['git_commit'][:7]}`" in readme.read_text()
+
+    shutil.rmtree(tmp_path / meta["run_dirs"][0])
+    capsys.readouterr()
+    assert run_cli(main, ["--root", str(tmp_path)]) == 2  # the module's entry point
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{meta['run_dirs'][0]}: the run behind results/tables is gone" in err
 
 
 def test_a_readme_without_markers_is_left_alone(tmp_path, capsys):

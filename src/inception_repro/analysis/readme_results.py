@@ -30,6 +30,7 @@ from ..ablations import ablation_names, load_ablation
 from ..cli import run_cli
 from ..errors import UserError
 from ..provenance import atomic_write, project_root
+from ..runs import RunFolder
 from .conclusions import COLUMN_GUIDE, RULE, conclusions
 from .power import POWER, minimum_detectable_effect, seeds_for_power
 from .stats import pooled_sd
@@ -124,21 +125,31 @@ class MissingMarkers(RuntimeError):
     """README.md has no place marked for the results section."""
 
 
-def _budget(run_dir: Path) -> tuple:
-    """What a run trained: scale, width, epochs x images, the commit it ran."""
-    cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
-    summary = json.loads((run_dir / "summary.json").read_text())
-    images = cfg["data"]["train_subset"] or "all"
-    return (cfg["scale"]["name"], cfg["model"]["width"], cfg["trainer"]["max_epochs"], images,
-            (summary.get("git_commit") or "unknown")[:7])
-
-
-def budget_lines(root: Path, run_dirs: list[str]) -> list[str]:
-    """One line per ablation and budget: the run count and what each of them trained."""
-    runs: dict[tuple, int] = defaultdict(int)
+def records_behind(root: Path, run_dirs: list[str]) -> list[tuple[dict, dict]]:
+    """(config, summary) of each run a table used (its ``.meta.json`` ``run_dirs``), read once."""
+    records = []
     for run in run_dirs:
-        ablation = Path(run).parts[-3]
-        runs[(ablation, *_budget(root / run))] += 1
+        folder = RunFolder(root / run)
+        summary = folder.read_summary()
+        if summary is None or not folder.config.is_file():
+            raise UserError(f"{run}: the run behind results/tables is gone: run `make notebooks` again")
+        records.append((yaml.safe_load(folder.config.read_text()), summary))
+    return records
+
+
+def run_commits(records: list[tuple[dict, dict]]) -> str:
+    """The commits that made the runs, e.g. `` `e487b80` ``."""
+    return ", ".join(f"`{c}`" for c in sorted({(s.get("git_commit") or "unknown")[:7] for _, s in records}))
+
+
+def budget_lines(records: list[tuple[dict, dict]]) -> list[str]:
+    """One line per ablation and budget: the run count and what each of them trained (scale, width,
+    epochs x images, the commit it ran)."""
+    runs: dict[tuple, int] = defaultdict(int)
+    for cfg, summary in records:
+        images = cfg["data"]["train_subset"] or "all"
+        runs[(summary["ablation"], cfg["scale"]["name"], cfg["model"]["width"], cfg["trainer"]["max_epochs"], images,
+              (summary.get("git_commit") or "unknown")[:7])] += 1
     return [
         f"- `{ablation}`: {n} runs, scale `{scale}`, width {width}, {epochs} epochs x {images} "
         f"training images, commit `{commit}`"
@@ -169,7 +180,7 @@ def render(root: Path) -> str:
         "",
         "The runs behind the table (from each run's `config.yaml` and `summary.json`):",
         "",
-        *budget_lines(root, meta["run_dirs"]),
+        *budget_lines(records_behind(root, meta["run_dirs"])),
         "",
     ]
     lines += probe_section(root / PROBES)
@@ -202,11 +213,11 @@ def compact_claims(claims: pd.DataFrame) -> str:
 STUDY_SEEDS = 8  # the seeds the committed study is to have for every claim (make ablations STORE=study SEEDS=8)
 
 
-def study_cost(root: Path, run_dirs: list[str], claims: pd.DataFrame) -> str:
+def study_cost(root: Path, records: list[tuple[dict, dict]], claims: pd.DataFrame) -> str:
     """What the runs behind the table cost (their ``wall_time_s``, a shared run counted once) and
     what STUDY_SEEDS seeds detect at their pooled seed noise, or, before two seeds, at the noise the
     probes measured for the scale's design."""
-    summaries = [json.loads((root / run / "summary.json").read_text()) for run in run_dirs]
+    summaries = [summary for _, summary in records]
     trained = [s for s in summaries if "shared_from" not in s]
     walls = sorted(s["wall_time_s"] for s in trained)
     seeds = len({s["seed"] for s in summaries})
@@ -231,15 +242,16 @@ def render_short(root: Path) -> str:
     claims = pd.read_csv(tables / "claims.csv")
     meta = json.loads((tables / "claims.meta.json").read_text())
     summary = conclusions(claims).split("\n\nFor the other", 1)[0]
+    records = records_behind(root, meta["run_dirs"])
     name, caption = SHORT_FIGURE
     return "\n".join([
         BEGIN, "", summary, "",
         f"Top-1 deltas in percentage points, variant over control, paired by seed (scale `{meta['scale']}`, "
-        f"from commit `{meta['git_commit'][:7]}`); *detectable* is the smallest true delta these seeds "
+        f"runs of commit {run_commits(records)}, tables written at commit `{meta['git_commit'][:7]}`); *detectable* is the smallest true delta these seeds "
         "find with 80% power. The paper's deltas are ImageNet; ours are Fashion-MNIST at the cpu scale, "
         "so they test direction and mechanics, not ImageNet numbers.",
         "", compact_claims(claims), "",
-        study_cost(root, meta["run_dirs"], claims), "",
+        study_cost(root, records, claims), "",
         f"![{caption}](results/figures/{name}.png)", "",
         f"The verdict rule, the full table, what would resolve each claim, the runs' budgets and more "
         f"figures: [{FULL.as_posix()}]({FULL.as_posix()}).", "",
