@@ -174,3 +174,30 @@ def test_light_stem_has_no_table2_variants():
         InceptionConfig(stem="light", resolution=79, input_size=35)
     with pytest.raises(ConfigError, match="too small for the light stem: the minimum is 7 px"):
         InceptionConfig(stem="light", input_size=6)
+
+
+def _stem_conv_widths(cfg: InceptionConfig) -> list[int]:
+    return [m.out_channels for m in build_model(cfg).stem.modules() if isinstance(m, torch.nn.Conv2d)]
+
+
+@pytest.mark.parametrize("stem, floor", [("v3", 4), ("7x7", 8)])  # narrowest at width 1/16: 32/16 = 2, 64/16 = 4
+def test_the_stem_floor_keeps_every_stem_convolution_at_least_that_wide(stem, floor):
+    base = dict(stem=stem, resolution=299, input_size=155, width=0.0625, num_classes=10, in_chans=1)
+    bare, floored = InceptionConfig(**base), InceptionConfig(**base, stem_min_channels=floor)
+    assert min(_stem_conv_widths(bare)) < floor
+    assert min(_stem_conv_widths(floored)) == floor
+    assert [max(floor, w) for w in _stem_conv_widths(bare)] == _stem_conv_widths(floored)
+    assert build_model(floored)(torch.zeros(2, 1, 155, 155)).logits.shape == (2, 10)
+
+
+def test_the_stem_floor_leaves_the_paper_network_and_the_light_stem_alone():
+    paper = InceptionConfig()
+    assert _stem_conv_widths(InceptionConfig(stem_min_channels=16)) == _stem_conv_widths(paper)
+    light = dict(stem="light", input_size=25, width=0.0625, num_classes=10, in_chans=1)
+    assert _stem_conv_widths(InceptionConfig(**light, stem_min_channels=4)) == _stem_conv_widths(InceptionConfig(**light))
+
+
+def test_the_cpu_scale_floors_its_stems_and_a_floor_below_one_is_rejected():
+    assert compose_run(["scale=cpu"]).model.stem_min_channels == 4
+    with pytest.raises(ConfigError, match="model.stem_min_channels=0 must be >= 1"):
+        InceptionConfig(stem_min_channels=0)

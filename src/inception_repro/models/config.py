@@ -47,6 +47,11 @@ class InceptionConfig:
         max-pool, then the same branches at stride 1) or ``conv_first`` (Fig. 9 right: the branches
         at stride 1 on the full grid, then max-pool). Output widths are identical.
     width: multiplier on every layer's channel count (1.0 = the paper; cpu scale uses less).
+    stem_min_channels: the fewest channels a stem convolution keeps under ``width`` (1: no floor,
+        the paper's network). The stem is one chain of convolutions, the network's only path: at
+        width 1/16 the v3 stem starts with 32/16 = 2 channels, and a run whose two die (BN scale
+        near 0, shift negative) stops learning. TF-slim's Inception-v3 floors every convolution at
+        ``min_depth`` = 16 channels for small depth multipliers; this floor is the stem's only.
     num_classes, in_chans: classifier outputs and input channels (1 for grayscale data).
     dropout: before the classifier; keep-probability 0.8 in the paper (§8, model.txt), so 0.2.
     bn_eps: BatchNorm epsilon, 1e-3 as in torchvision and slim.
@@ -62,6 +67,7 @@ class InceptionConfig:
     asymmetric: bool = True
     grid_reduction: GridReductionKind = "efficient"
     width: float = 1.0
+    stem_min_channels: int = 1
     num_classes: int = 1000
     in_chans: int = 3
     dropout: float = 0.2
@@ -82,6 +88,8 @@ class InceptionConfig:
             raise ConfigError(f"model.width={self.width} must be > 0 (1.0 is the paper's network)")
         if self.num_classes < 1 or self.in_chans < 1:
             raise ConfigError("model.num_classes and model.in_chans must be >= 1")
+        if self.stem_min_channels < 1:
+            raise ConfigError(f"model.stem_min_channels={self.stem_min_channels} must be >= 1 (1: no floor)")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"model.dropout={self.dropout} must be in [0, 1)")
         from inception_repro.models.geometry import min_input_size  # geometry imports this module
@@ -113,6 +121,10 @@ class InceptionConfig:
     def channels(self, c: int) -> int:
         """A layer's channel count under the width multiplier."""
         return max(1, int(c * self.width + 0.5))
+
+    def stem_channels(self, c: int) -> int:
+        """A stem convolution's channel count: ``channels(c)``, at least ``stem_min_channels``."""
+        return max(self.stem_min_channels, self.channels(c))
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "InceptionConfig":

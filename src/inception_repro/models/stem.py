@@ -23,11 +23,11 @@ class Stem(nn.Sequential):
 
     def __init__(self, cfg: InceptionConfig) -> None:
         super().__init__(self._layers(cfg))
-        self.out_channels = cfg.channels(192)
+        self.out_channels = cfg.stem_channels(192)
 
     @staticmethod
     def _layers(cfg: InceptionConfig) -> OrderedDict[str, nn.Module]:
-        c = cfg.channels
+        c = cfg.stem_channels
         if cfg.stem == "light":
             return OrderedDict(conv=ConvBN(cfg, cfg.in_chans, c(192), 3, padding=1))
         layout = STEM_LAYOUTS[cfg.resolution]
