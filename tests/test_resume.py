@@ -45,11 +45,11 @@ def _history(run_dir: Path) -> list[dict[str, str]]:
 
 
 def _assert_same_run(resumed: Path, reference: Path) -> None:
-    """Bitwise: every tensor of the final checkpoint but Lightning's loop counters and paths; the
-    summary's metrics; every history row but the timings."""
+    """Bitwise: every tensor of the final checkpoint but Lightning's loop counters and paths and the
+    wall time; the summary's metrics; every history row but the timings."""
     a, b = (torch.load(d / "checkpoints" / "last.ckpt", weights_only=True) for d in (resumed, reference))
     for part in (a, b):
-        part.pop("loops"), part.pop("callbacks")
+        part.pop("loops"), part.pop("callbacks"), part.pop("wall_time_s")
     _same(a, b)
     summaries = [json.loads((d / "summary.json").read_text()) for d in (resumed, reference)]
     assert {k: summaries[0].get(k) for k in METRICS} == {k: summaries[1].get(k) for k in METRICS}
@@ -61,7 +61,8 @@ def _after_kill(run_dir: Path) -> dict:
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "incomplete"
     checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
-    return {"step": checkpoint["global_step"], "files": sorted(str(p.relative_to(run_dir)) for p in run_dir.rglob("*"))}
+    return {"step": checkpoint["global_step"], "wall_time_s": checkpoint["wall_time_s"],
+            "files": sorted(str(p.relative_to(run_dir)) for p in run_dir.rglob("*"))}
 
 
 @pytest.fixture(autouse=True)
@@ -112,6 +113,8 @@ def test_killed_run_resumes_bitwise(kill_after_row, resumed_from, reference, tmp
     assert train.main(argv) == 0  # the same command again
     assert not list(run_dir.rglob("*.tmp"))
     _assert_same_run(run_dir, reference)
+    # the killed session's time up to its checkpoint counts (the summary it left records none)
+    assert 0 < left["wall_time_s"] < json.loads((run_dir / "summary.json").read_text())["wall_time_s"]
 
 
 def test_killed_grid_resumes_the_same_runs_and_wandb_ids(tmp_path, tmp_path_factory, fmnist_cache, monkeypatch):

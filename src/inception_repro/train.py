@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import platform
 import sys
-import time
 import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -150,9 +149,10 @@ def train_run(cfg: DictConfig, force: bool = False) -> dict[str, Any]:
         if force or (previous and folder.config_change(previous, cfg)):  # a changed one is replaceable here
             folder.clear(run_identity(cfg))
         folder.remove_partial_writes()
+        checkpoint_wall = None
         if folder.last_checkpoint.exists():
-            check_checkpoint(folder.last_checkpoint, checkpoint_identity(cfg))
-        return _fit(cfg, folder, run, folder.read_summary() or {})
+            checkpoint_wall = check_checkpoint(folder.last_checkpoint, checkpoint_identity(cfg))
+        return _fit(cfg, folder, run, folder.read_summary() or {}, checkpoint_wall=checkpoint_wall)
 
 
 def restart_run(cfg: DictConfig, force_token: str) -> None:
@@ -196,8 +196,10 @@ def _loggers(cfg: DictConfig, folder: RunFolder, resuming: bool) -> list:
     return loggers
 
 
-def _fit(cfg: DictConfig, folder: RunFolder, run: PreparedRun, previous: dict[str, Any], record: bool = True) -> dict[str, Any]:
-    start = time.perf_counter()
+def _fit(cfg: DictConfig, folder: RunFolder, run: PreparedRun, previous: dict[str, Any], record: bool = True,
+         checkpoint_wall: float | None = None) -> dict[str, Any]:
+    """Train (or resume from last.ckpt, whose recorded wall time is ``checkpoint_wall``) and write the summary."""
+    clock = next(c for c in run.trainer.callbacks if isinstance(c, LastCheckpoint))
     resumed = previous.get("status") == "incomplete"
     summary: dict[str, Any] = {
         "status": "incomplete",
@@ -216,11 +218,12 @@ def _fit(cfg: DictConfig, folder: RunFolder, run: PreparedRun, previous: dict[st
         **run.costs,
         "grid_sizes": run.module.model.cfg.grid_sizes,
     }
-    prior_wall = float(previous.get("wall_time_s", 0.0)) if resumed else 0.0
     if record:
         folder.write_summary(summary)
         folder.write_config(cfg)
     resume_from = folder.last_checkpoint if folder.last_checkpoint.exists() else None
+    before = checkpoint_wall if checkpoint_wall is not None else float(previous.get("wall_time_s", 0.0))
+    clock.start_clock(before if resume_from is not None else 0.0)  # the time the checkpoint's kept steps took
     trainer = run.trainer
     trainer.loggers = loggers = _loggers(cfg, folder, resuming=resume_from is not None)
     summary.update(device=_device_name(trainer), world_size=trainer.world_size)
@@ -242,7 +245,7 @@ def _fit(cfg: DictConfig, folder: RunFolder, run: PreparedRun, previous: dict[st
         summary.update(
             epochs=trainer.current_epoch,
             global_step=trainer.global_step,
-            wall_time_s=round(prior_wall + time.perf_counter() - start, 1),
+            wall_time_s=round(clock.wall_clock(), 1),
             train_images_per_s=run.throughput.images_per_s,
             finished_at=_now(),
         )

@@ -21,6 +21,7 @@ from inception_repro.provenance import atomic_write
 
 
 IDENTITY_KEY = "run_identity"
+WALL_TIME_KEY = "wall_time_s"  # seconds the run has trained up to this checkpoint, over all its sessions
 
 
 class CheckpointCorruptError(UserError):
@@ -62,6 +63,9 @@ class LastCheckpoint(Checkpoint):
     optimizer steps (either may be None) and after the last step, with the run's ``identity``
     (config hash, seed, scale) that ``check_checkpoint`` compares.
 
+    Each checkpoint also records the run's wall time so far (``wall_clock``), so a run killed with
+    SIGKILL and resumed counts the time its kept steps took (not the lost ones after the checkpoint).
+
     Always at the end of a step, never after fit: a run resumed after its last step then has
     nothing to save, and every finished run's last.ckpt is the state after its last step. The
     clock is read at the history's cadence (``log_every_n_steps``) and rank 0's reading is
@@ -74,9 +78,19 @@ class LastCheckpoint(Checkpoint):
         self.every_n_steps, self.every_minutes = every_n_steps, every_minutes
         self.last_step = self.saved_step = 0
         self.saved_at = time.monotonic()
+        self.start_clock(0.0)
+
+    def start_clock(self, seconds_before: float) -> None:
+        """Count the run's wall time from now on top of ``seconds_before`` (a resumed run's, at its checkpoint)."""
+        self.seconds_before, self.clock_start = seconds_before, time.perf_counter()
+
+    def wall_clock(self) -> float:
+        """Seconds the run has trained, this session and the ones its checkpoint carries over."""
+        return self.seconds_before + time.perf_counter() - self.clock_start
 
     def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]) -> None:
         checkpoint[IDENTITY_KEY] = self.identity
+        checkpoint[WALL_TIME_KEY] = self.wall_clock()
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.last_step, self.saved_step = trainer.estimated_stepping_batches, trainer.global_step
@@ -97,9 +111,10 @@ class LastCheckpoint(Checkpoint):
         return trainer.strategy.broadcast(time.monotonic() - self.saved_at >= 60 * self.every_minutes)
 
 
-def check_checkpoint(path: Path, identity: dict[str, Any]) -> None:
+def check_checkpoint(path: Path, identity: dict[str, Any]) -> float | None:
     """Raise with the fix unless ``path`` loads as a Lightning checkpoint of the run ``identity``
-    names (``CheckpointCorruptError``, ``CheckpointMismatchError``)."""
+    names (``CheckpointCorruptError``, ``CheckpointMismatchError``); return the wall time it records
+    (None if it was written before checkpoints recorded one)."""
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
         problem = None if isinstance(checkpoint, dict) and {"state_dict", "global_step"} <= checkpoint.keys() else "not a Lightning checkpoint"
@@ -116,3 +131,5 @@ def check_checkpoint(path: Path, identity: dict[str, Any]) -> None:
             f"{path} belongs to another run ({mismatch}), not resuming from it; "
             "delete it to restart this run from scratch, or rerun with FORCE=1"
         )
+    seconds = checkpoint.get(WALL_TIME_KEY)
+    return float(seconds) if isinstance(seconds, (int, float)) else None
