@@ -93,3 +93,19 @@ def test_the_study_scale_is_the_design_the_probes_chose():
     for override in best["overrides"]:
         key, value = override.split("=", 1)
         assert OmegaConf.select(cfg, key) == yaml.safe_load(value), override
+
+
+def test_the_study_cost_counts_each_config_once_per_seed_when_ablations_have_different_seeds():
+    from inception_repro.analysis.readme_results import study_cost
+
+    def run(ablation, variant, seed, wall, **extra):
+        return {}, {"ablation": ablation, "variant": variant, "seed": seed, "wall_time_s": wall, **extra}
+
+    records = [run("aux", "none", 0, 100.0), run("aux", "none", 1, 300.0), run("aux", "bn", 0, 400.0),
+               run("aux", "bn", 1, 200.0), run("optimizer", "rmsprop", 0, 400.0, shared_from="aux/bn/seed0"),
+               run("resolution", "79", 0, 1800.0)]
+    claims = pd.DataFrame({"n_seeds": [1], "paired_sd_pp": [float("nan")]})
+    text = study_cost(ROOT / "missing", records, claims)
+    # configs: aux/none (mean 200 s), aux/bn (300 s), resolution/79 (1800 s): 2300 s per seed
+    assert "6 records of 1 to 2 seeds per ablation, 5 trained and 1 shared" in text
+    assert "each of its 3 configs trained once at its mean time, is 0.6 core-hours" in text

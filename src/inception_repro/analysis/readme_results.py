@@ -220,15 +220,23 @@ def study_cost(root: Path, records: list[tuple[dict, dict]], claims: pd.DataFram
     summaries = [summary for _, summary in records]
     trained = [s for s in summaries if "shared_from" not in s]
     walls = sorted(s["wall_time_s"] for s in trained)
-    seeds = len({s["seed"] for s in summaries})
+    by_config: dict[tuple[str, str], list[float]] = defaultdict(list)  # a seed of the study trains each config once
+    for s in trained:
+        by_config[(s["ablation"], s["variant"])].append(s["wall_time_s"])
+    seeds_per_ablation: dict[str, set[int]] = defaultdict(set)
+    for s in summaries:
+        seeds_per_ablation[s["ablation"]].add(s["seed"])
+    counts = sorted({len(seeds) for seeds in seeds_per_ablation.values()})
+    seeds = f"{counts[0]} seed{'s' * (counts[0] != 1)}" if len(counts) == 1 else f"{counts[0]} to {counts[-1]} seeds"
     sd, source = pooled_sd(claims), "the pooled paired sd of these runs"
     probes = root / PROBES
     if math.isnan(sd) and probes.is_file() and (chosen := probe_choice(json.loads(probes.read_text()))) is not None:
         sd, source = chosen["pooled_sd_pp"], f"the pooled paired sd the probes measured for this design (`{chosen['name']}`)"
-    text = (f"The runs behind this table: {len(summaries)} records of {seeds} seed{'s' * (seeds != 1)}, {len(trained)} "
+    per_seed = sum(statistics.mean(w) for w in by_config.values()) / 3600
+    text = (f"The runs behind this table: {len(summaries)} records of {seeds} per ablation, {len(trained)} "
             f"trained and {len(summaries) - len(trained)} shared; a trained run took {walls[0]:.0f} to {walls[-1]:.0f} s "
-            f"on one core (median {statistics.median(walls):.0f} s), {sum(walls) / 3600 / seeds:.1f} core-hours per "
-            "seed of the study.")
+            f"on one core (median {statistics.median(walls):.0f} s); one seed of the study, each of its "
+            f"{len(by_config)} configs trained once at its mean time, is {per_seed:.1f} core-hours.")
     if math.isnan(sd):
         return text
     return (f"{text} At {source}, {sd:.2f} points, {STUDY_SEEDS} seeds detect "
