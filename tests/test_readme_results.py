@@ -108,4 +108,4 @@ def test_the_study_cost_counts_each_config_once_per_seed_when_ablations_have_dif
     text = study_cost(ROOT / "missing", records, claims)
     # configs: aux/none (mean 200 s), aux/bn (300 s), resolution/79 (1800 s): 2300 s per seed
     assert "6 records of 1 to 2 seeds per ablation, 5 trained and 1 shared" in text
-    assert "each of its 3 configs trained once at its mean time, is 0.6 core-hours" in text
+    assert "one seed of the 3 configs recorded so far, each at its mean time, is 0.6 core-hours" in text

@@ -13,6 +13,7 @@ import torch
 
 from inception_repro import ablate, train
 from inception_repro.data import FashionMNISTDataModule
+from inception_repro.training.checkpoint import LastCheckpoint
 
 from conftest import kill_once_logged, needs_fashion_mnist, one_thread, run_folder, short_run_overrides
 
@@ -103,14 +104,18 @@ def reference(tmp_path_factory, fmnist_cache) -> Path:
 
 @pytest.mark.parametrize(("kill_after_row", "resumed_from"), [(3, 3), (STEPS_PER_EPOCH, STEPS_PER_EPOCH)],
                          ids=["mid-epoch", "epoch-boundary"])
-def test_killed_run_resumes_bitwise(kill_after_row, resumed_from, reference, tmp_path, fmnist_cache):
+def test_killed_run_resumes_bitwise(kill_after_row, resumed_from, reference, tmp_path, fmnist_cache, monkeypatch):
     argv = ["ablation=aux", "variant=bn", *short_run_overrides(tmp_path, fmnist_cache)]
     run_dir = run_folder(tmp_path)
     kill_once_logged("inception_repro.train", argv, run_dir / "metrics.csv", kill_after_row, tmp_path / "log")
     left = _after_kill(run_dir)
     assert left["step"] == resumed_from, left
 
+    clock_starts = []
+    start_clock = LastCheckpoint.start_clock
+    monkeypatch.setattr(LastCheckpoint, "start_clock", lambda self, s: (clock_starts.append(s), start_clock(self, s)))
     assert train.main(argv) == 0  # the same command again
+    assert clock_starts[-1] == left["wall_time_s"]  # the resumed session counts on from its checkpoint's time
     assert not list(run_dir.rglob("*.tmp"))
     _assert_same_run(run_dir, reference)
     # the killed session's time up to its checkpoint counts (the summary it left records none)

@@ -210,7 +210,7 @@ def compact_claims(claims: pd.DataFrame) -> str:
     return "\n".join(rows)
 
 
-STUDY_SEEDS = 8  # the seeds the committed study is to have for every claim (make ablations STORE=study SEEDS=8)
+STUDY_SEEDS = 8  # the seeds the committed study is to have for every claim (ablate <ablations> --seeds 8 --store study)
 
 
 def study_cost(root: Path, records: list[tuple[dict, dict]], claims: pd.DataFrame) -> str:
@@ -235,8 +235,8 @@ def study_cost(root: Path, records: list[tuple[dict, dict]], claims: pd.DataFram
     per_seed = sum(statistics.mean(w) for w in by_config.values()) / 3600
     text = (f"The runs behind this table: {len(summaries)} records of {seeds} per ablation, {len(trained)} "
             f"trained and {len(summaries) - len(trained)} shared; a trained run took {walls[0]:.0f} to {walls[-1]:.0f} s "
-            f"on one core (median {statistics.median(walls):.0f} s); one seed of the study, each of its "
-            f"{len(by_config)} configs trained once at its mean time, is {per_seed:.1f} core-hours.")
+            f"(`wall_time_s`, median {statistics.median(walls):.0f} s); one "
+            f"seed of the {len(by_config)} configs recorded so far, each at its mean time, is {per_seed:.1f} core-hours.")
     if math.isnan(sd):
         return text
     return (f"{text} At {source}, {sd:.2f} points, {STUDY_SEEDS} seeds detect "

@@ -29,7 +29,7 @@ class InceptionConfig:
     resolution: Table 2's receptive-field variant (§9). 299: first convolution stride 2, max-pool
         after the first convolution block; 151: stride 1, max-pool kept; 79: stride 1, that
         max-pool removed. All three reach (nearly) the 35x35 / 17x17 / 8x8 grids at their own
-        input size, at (almost) the same cost.
+        input size, at (almost) the same cost (at width 1.0; see ``stem_min_channels`` for small widths).
     input_size: pixels fed to the network; defaults to ``resolution``. Smaller inputs (cpu scale)
         keep the stem of ``resolution`` and shrink every grid; it must be at least the stem's
         minimum (see ``models.geometry.min_input_size``).
