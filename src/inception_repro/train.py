@@ -222,9 +222,13 @@ def _fit(cfg: DictConfig, folder: RunFolder, run: PreparedRun, previous: dict[st
         folder.write_summary(summary)
         folder.write_config(cfg)
     resume_from = folder.last_checkpoint if folder.last_checkpoint.exists() else None
-    # The time the checkpoint's kept steps took; a checkpoint that records none: the interrupted session's summary.
-    before = checkpoint_wall if checkpoint_wall is not None else float(previous.get("wall_time_s", 0.0)) if resumed else 0.0
-    clock.start_clock(before if resume_from is not None else 0.0)
+    if resume_from is None:
+        before = 0.0
+    elif checkpoint_wall is not None:  # the time the checkpoint's kept steps took
+        before = checkpoint_wall
+    else:  # a checkpoint older than that record: the interrupted session's summary
+        before = float(previous.get("wall_time_s", 0.0)) if resumed else 0.0
+    clock.start_clock(before)
     trainer = run.trainer
     trainer.loggers = loggers = _loggers(cfg, folder, resuming=resume_from is not None)
     summary.update(device=_device_name(trainer), world_size=trainer.world_size)

@@ -137,9 +137,14 @@ def records_behind(root: Path, run_dirs: list[str]) -> list[tuple[dict, dict]]:
     return records
 
 
+def _commit(summary: dict) -> str:
+    """The short commit a run's summary names."""
+    return (summary.get("git_commit") or "unknown")[:7]
+
+
 def run_commits(records: list[tuple[dict, dict]]) -> str:
     """The commits that made the runs, e.g. `` `e487b80` ``."""
-    return ", ".join(f"`{c}`" for c in sorted({(s.get("git_commit") or "unknown")[:7] for _, s in records}))
+    return ", ".join(f"`{c}`" for c in sorted({_commit(s) for _, s in records}))
 
 
 def budget_lines(records: list[tuple[dict, dict]]) -> list[str]:
@@ -149,7 +154,7 @@ def budget_lines(records: list[tuple[dict, dict]]) -> list[str]:
     for cfg, summary in records:
         images = cfg["data"]["train_subset"] or "all"
         runs[(summary["ablation"], cfg["scale"]["name"], cfg["model"]["width"], cfg["trainer"]["max_epochs"], images,
-              (summary.get("git_commit") or "unknown")[:7])] += 1
+              _commit(summary))] += 1
     return [
         f"- `{ablation}`: {n} runs, scale `{scale}`, width {width}, {epochs} epochs x {images} "
         f"training images, commit `{commit}`"
