@@ -69,15 +69,17 @@ def test_within_the_committed_spread_is_noise_beyond_it_different_and_the_proven
     study, mine = tmp_path / "study", tmp_path / "mine"
     for seed, top1 in ((0, 0.80), (1, 0.84)):  # committed spread: 0.04 over 2 seeds
         _copy(project, study, seed, test_top1=top1)
-    near = _copy(project, mine, 0, test_top1=0.83, git_commit="f" * 40, num_threads=8)
-    far = _copy(project, mine, 1, test_top1=0.70, platform="Darwin-arm64", config_hash="0123")
+    near = _copy(project, mine, 0, test_top1=0.83, git_commit="f" * 40, num_threads=8, cpu="another CPU")
+    far = _copy(project, mine, 1, test_top1=0.70, platform="Darwin-arm64", config_hash="0123", git_commit=None)
     unmatched = _copy(project, mine, 2)
     noise, different, alone = compare_with_study([near, far, unmatched], study)
     assert noise.verdict == NOISE and "committed spread 0.0400 over 2 seeds" in noise.detail
     assert any(w.startswith("code commit ") and w.endswith(" -> fffffff") for w in noise.why)
     assert any(w.startswith("thread count ") and w.endswith(" -> 8") for w in noise.why)
+    assert any(w.startswith("host CPU ") and w.endswith(" -> another CPU") for w in noise.why)
     assert different.verdict == DIFFERENT and "test top-1 0.7000 vs committed 0.8400" in different.detail
     assert any(w.endswith(" -> Darwin-arm64") for w in different.why)
     assert any(w.startswith("config hash ") and w.endswith(" -> 0123") for w in different.why)
+    assert any(w.startswith("code commit ") and w.endswith(" -> not recorded") for w in different.why)
     assert alone.verdict == UNMATCHED and alone.line() == "label_smoothing/eps0/seed2: no committed record"
     assert BITWISE not in {noise.verdict, different.verdict}

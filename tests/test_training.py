@@ -18,7 +18,7 @@ SUMMARY_KEYS = {
     "status", "ablation", "variant", "seed", "scale", "val_top1", "val_top5", "test_top1", "test_top5",
     "val_top1_raw", "val_top5_raw", "test_top1_raw", "test_top5_raw", "epochs", "wall_time_s",
     "train_images_per_s", "params", "macs", "git_commit", "torch_version", "device", "started_at", "finished_at",
-    "grid_sizes",
+    "grid_sizes", "cpu",
 }
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from inception_repro.provenance import short_commit
 from inception_repro.runs import RunRecord, read_records
 
 BITWISE, NOISE, DIFFERENT, UNMATCHED = "bitwise equal", "equal within noise", "different", "no committed record"
@@ -23,6 +24,7 @@ PROVENANCE = (
     ("git_dirty", "uncommitted code changes"),
     ("num_threads", "thread count"),
     ("platform", "platform"),
+    ("cpu", "host CPU"),
     ("torch_version", "torch"),
     ("device", "device"),
 )
@@ -62,7 +64,7 @@ def provenance_differences(mine: dict[str, Any], committed: dict[str, Any]) -> l
     def shown(key: str, value: Any) -> str:
         if value is None:
             return "not recorded"
-        return str(value)[:7] if key == "git_commit" else str(value)
+        return short_commit(value) if key == "git_commit" else str(value)
 
     return [
         f"{label} {shown(key, committed.get(key))} -> {shown(key, mine.get(key))}"

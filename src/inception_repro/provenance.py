@@ -18,6 +18,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import torch
+
 
 def project_root() -> Path:
     """The checkout holding this package (src layout), else the current directory."""
@@ -52,10 +54,45 @@ def git_commit() -> str | None:
     return _git("rev-parse", "HEAD") or None
 
 
+def short_commit(commit: object, missing: str = "unknown") -> str:
+    """A recorded git commit cut to its 7-character short form, or ``missing`` where none is recorded."""
+    return commit[:7] if isinstance(commit, str) and commit else missing
+
+
 def git_dirty(*paths: str) -> bool | None:
     """Whether the checkout (or only `paths` in it) differs from its commit; None outside a git checkout."""
     status = _git("status", "--porcelain", "--", *paths)
     return None if status is None else bool(status)
+
+
+def host_cpu() -> str:
+    """The host CPU as float kernels see it: model, torch's vector ISA (and AMX), L2 / L3 sizes.
+
+    oneDNN picks kernels and blockings by ISA and cache size, so two CPUs that differ here may round
+    differently: a rerun is bitwise equal on the same kind of CPU, and equal within noise elsewhere.
+    """
+    info = _cpuinfo()
+    model = info.get("model name") or platform.processor() or "unknown CPU"
+    if "cpu family" in info:
+        model += f" (family {info['cpu family']} model {info.get('model', '?')} stepping {info.get('stepping', '?')})"
+    isa = torch.backends.cpu.get_cpu_capability() + ("+AMX" if "amx_tile" in info.get("flags", "").split() else "")
+    caches = Path("/sys/devices/system/cpu/cpu0/cache")
+    sizes = [
+        f"L{(d / 'level').read_text().strip()} {(d / 'size').read_text().strip()}"
+        for d in sorted(caches.glob("index*"))
+        if (d / "size").is_file() and (d / "level").read_text().strip() in ("2", "3")
+    ]
+    return ", ".join([model, isa, *sizes])
+
+
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's fields of /proc/cpuinfo (empty where there is none, e.g. macOS)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return {}
+    first = text.split("\n\n", 1)[0]
+    return {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in first.splitlines()) if k.strip()}
 
 
 def provenance(command: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -68,6 +105,7 @@ def provenance(command: str | None = None, **extra: Any) -> dict[str, Any]:
         "machine": {
             "node": platform.node(),
             "platform": platform.platform(),
+            "cpu": host_cpu(),
             "cpu_count": os.cpu_count(),
             "python": platform.python_version(),
         },

@@ -40,7 +40,7 @@ NUMERIC_KEYS = (
     "epochs", "wall_time_s", "train_images_per_s", "params", "macs",
 )
 SUMMARY_KEYS = (
-    "status", *IDENTITY_KEYS, *NUMERIC_KEYS, "git_commit", "git_dirty", "torch_version", "num_threads", "platform",
+    "status", *IDENTITY_KEYS, *NUMERIC_KEYS, "git_commit", "git_dirty", "torch_version", "num_threads", "platform", "cpu",
     "device", "started_at", "finished_at", "config_hash", "failure", "shared_from",
 )
 """The keys of summary.json (train.py writes them; a run that fails early lacks the metrics)."""

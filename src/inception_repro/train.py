@@ -27,7 +27,7 @@ from inception_repro.distributed import check_strategy, launched_as_rank_zero, p
 from inception_repro.errors import ConfigError, UserError
 from inception_repro.models.costs import network_costs
 from inception_repro.paths import CONFIG_DIR
-from inception_repro.provenance import git_commit, git_dirty
+from inception_repro.provenance import git_commit, git_dirty, host_cpu
 from inception_repro.runs import RunFolder, checkpoint_identity, config_hash, run_identity
 from inception_repro.training.builders import build_datamodule, build_module, build_network
 from inception_repro.training.callbacks import ExactResume, GradNorm, ThroughputMonitor
@@ -212,6 +212,7 @@ def _fit(cfg: DictConfig, folder: RunFolder, run: PreparedRun, previous: dict[st
         "git_dirty": git_dirty(*CODE_PATHS),
         "torch_version": torch.__version__,
         "platform": platform.platform(),
+        "cpu": host_cpu(),
         "started_at": previous.get("started_at") if resumed else _now(),
         **_thread_counts(previous if resumed else {}),
         **({"force_token": previous["force_token"]} if resumed and "force_token" in previous else {}),

@@ -29,7 +29,7 @@ import yaml
 from ..ablations import ablation_names, load_ablation
 from ..cli import run_cli
 from ..errors import UserError
-from ..provenance import atomic_write, project_root
+from ..provenance import atomic_write, project_root, short_commit
 from ..runs import RunFolder
 from .conclusions import COLUMN_GUIDE, RULE, conclusions
 from .power import POWER, minimum_detectable_effect, seeds_for_power
@@ -69,7 +69,7 @@ def fmt(x: float | None, spec: str = ".2f") -> str:
 
 def probe_table(result: dict) -> str:
     """The probe table (results/bench/probes.json, written by ``make probe``) in Markdown."""
-    commits = sorted({str(r.get("git_commit"))[:7] for d in result["designs"] for r in d["runs"] if r.get("git_commit")})
+    commits = sorted({short_commit(r.get("git_commit")) for d in result["designs"] for r in d["runs"]})
     labels = [f"{c['ablation']} `{c['variant']}` - `{c['control']}`" for c in result["comparisons"]]
     rows = [
         f"Paired deltas of test top-1 in percentage points: {', '.join(labels)}; *pooled sd*: their sds pooled "
@@ -137,14 +137,9 @@ def records_behind(root: Path, run_dirs: list[str]) -> list[tuple[dict, dict]]:
     return records
 
 
-def _commit(summary: dict) -> str:
-    """The short commit a run's summary names."""
-    return (summary.get("git_commit") or "unknown")[:7]
-
-
 def run_commits(records: list[tuple[dict, dict]]) -> str:
     """The commits that made the runs, e.g. `` `e487b80` ``."""
-    return ", ".join(f"`{c}`" for c in sorted({_commit(s) for _, s in records}))
+    return ", ".join(f"`{c}`" for c in sorted({short_commit(s.get("git_commit")) for _, s in records}))
 
 
 def budget_lines(records: list[tuple[dict, dict]]) -> list[str]:
@@ -154,7 +149,7 @@ def budget_lines(records: list[tuple[dict, dict]]) -> list[str]:
     for cfg, summary in records:
         images = cfg["data"]["train_subset"] or "all"
         runs[(summary["ablation"], cfg["scale"]["name"], cfg["model"]["width"], cfg["trainer"]["max_epochs"], images,
-              _commit(summary))] += 1
+              short_commit(summary.get("git_commit")))] += 1
     return [
         f"- `{ablation}`: {n} runs, scale `{scale}`, width {width}, {epochs} epochs x {images} "
         f"training images, commit `{commit}`"
@@ -171,7 +166,7 @@ def render(root: Path) -> str:
         "",
         conclusions(pd.read_csv(tables / "claims.csv")),
         "",
-        f"Scale `{meta['scale']}`; written {meta['date'][:10]} from commit `{meta['git_commit'][:7]}` "
+        f"Scale `{meta['scale']}`; written {meta['date'][:10]} from commit `{short_commit(meta.get('git_commit'))}` "
         f"by `{meta['command']}`. Deltas are top-1 percentage points of the variant over its control, "
         "paired by seed; `ci_low` / `ci_high` bound the 95% t-interval. The paper's deltas are "
         "ImageNet; ours are Fashion-MNIST at the cpu scale, so they test direction and mechanics, "
@@ -260,7 +255,7 @@ def render_short(root: Path) -> str:
     return "\n".join([
         BEGIN, "", summary, "",
         f"Top-1 deltas in percentage points, variant over control, paired by seed (scale `{meta['scale']}`, "
-        f"runs of commit {run_commits(records)}, tables written at commit `{meta['git_commit'][:7]}`); *detectable* is the smallest true delta these seeds "
+        f"runs of commit {run_commits(records)}, tables written at commit `{short_commit(meta.get('git_commit'))}`); *detectable* is the smallest true delta these seeds "
         "find with 80% power. The paper's deltas are ImageNet; ours are Fashion-MNIST at the cpu scale, "
         "so they test direction and mechanics, not ImageNet numbers.",
         "", compact_claims(claims), "",

@@ -47,6 +47,7 @@ import yaml
 from scipy import stats as sps
 
 from ..ablations import ablation_names, load_ablation
+from ..provenance import short_commit
 from ..runs import UNHASHED_KEYS
 from .collect import complete_runs
 from ..ablations import Claim, all_claims
@@ -327,7 +328,7 @@ def claims_table(runs_df: pd.DataFrame, scale: str, metric: str = "test_top1") -
             "same_comparison_as": ", ".join(o.claim for o in cmp.claims[1:]),
             "shares_runs_with": ", ".join(o.claims[0].claim for o, theirs in zip(comparisons, keys)
                                           if o is not cmp and mine & theirs),
-            "commits": " ".join(sorted({str(g)[:7] for g in cmp.runs.get("git_commit", pd.Series())
+            "commits": " ".join(sorted({short_commit(g) for g in cmp.runs.get("git_commit", pd.Series())
                                         if isinstance(g, str)})),
             "scale": scale,
         })
