@@ -166,20 +166,24 @@ def test_grad_norm_is_logged_in_the_row_of_its_own_step(tmp_path, fmnist_cache):
 
 
 @needs_fashion_mnist
-def test_resume_on_another_thread_count_warns_and_records_both(tmp_path, fmnist_cache, monkeypatch):
+def test_resume_on_another_thread_count_or_cpu_warns_and_records_both(tmp_path, fmnist_cache, monkeypatch):
     argv = ["ablation=aux", "variant=bn", *tiny_run_overrides(tmp_path, fmnist_cache)]
     assert train.main(argv) == 0
     folder = RunFolder(run_folder(tmp_path))
     summary = folder.read_summary()
     assert summary["num_threads"] == torch.get_num_threads() == 1
-    folder.write_summary({**summary, "status": "incomplete", "num_threads": 7})  # as if killed after its last step
+    assert summary["cpu"] and "cpu_resumed" not in summary
+    # as if killed after its last step on another machine
+    folder.write_summary({**summary, "status": "incomplete", "num_threads": 7, "cpu": "another CPU"})
     calls = []
     real_fit = pl.Trainer.fit
     monkeypatch.setattr(pl.Trainer, "fit", lambda self, *a, **k: calls.append(k) or real_fit(self, *a, **k))
-    with pytest.warns(UserWarning, match="resuming on 1 CPU threads, the run started on 7.*OMP_NUM_THREADS=7"):
+    with (pytest.warns(UserWarning, match="resuming on 1 CPU threads, the run started on 7.*OMP_NUM_THREADS=7"),
+          pytest.warns(UserWarning, match=r"resuming on another CPU \(.+\) than the run started on \(another CPU\)")):
         assert train.main(argv) == 0
     resumed = folder.read_summary()
     assert resumed["num_threads"] == 7 and resumed["num_threads_resumed"] == 1 and resumed["status"] == "complete"
+    assert resumed["cpu"] == "another CPU" and resumed["cpu_resumed"] == summary["cpu"]
     assert calls[0]["weights_only"] is True and calls[0]["ckpt_path"] == folder.last_checkpoint
 
 

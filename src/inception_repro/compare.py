@@ -4,7 +4,8 @@ Two runs are matched by identity (scale, ablation, variant, seed). *Bitwise equa
 metrics and the same metrics.csv rows (timing columns aside). *Equal within noise*: test top-1 differs
 by no more than the committed seeds' spread of that variant (max - min of their test top-1, at least
 two seeds). Otherwise *different*. Whenever two runs are not bitwise equal, the provenance recorded in
-both summaries says why they may differ (config hash, code commit, threads, platform, torch, device).
+both summaries says why they may differ (config hash, code commit, threads, platform, host CPU, torch,
+device).
 """
 
 from __future__ import annotations

@@ -18,8 +18,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import torch
-
 
 def project_root() -> Path:
     """The checkout holding this package (src layout), else the current directory."""
@@ -71,28 +69,42 @@ def host_cpu() -> str:
     oneDNN picks kernels and blockings by ISA and cache size, so two CPUs that differ here may round
     differently: a rerun is bitwise equal on the same kind of CPU, and equal within noise elsewhere.
     """
+    import torch  # here, not at the top: the commands that only read records start without torch
+
     info = _cpuinfo()
-    model = info.get("model name") or platform.processor() or "unknown CPU"
-    if "cpu family" in info:
-        model += f" (family {info['cpu family']} model {info.get('model', '?')} stepping {info.get('stepping', '?')})"
+    if "model name" in info:  # x86
+        model = f"{info['model name']} (family {info.get('cpu family', '?')} model {info.get('model', '?')} " \
+                f"stepping {info.get('stepping', '?')})"
+    elif "CPU part" in info:  # ARM Linux
+        model = f"ARM implementer {info.get('CPU implementer', '?')} part {info['CPU part']}"
+    else:
+        model = platform.processor() or platform.machine() or "unknown CPU"
     isa = torch.backends.cpu.get_cpu_capability() + ("+AMX" if "amx_tile" in info.get("flags", "").split() else "")
-    caches = Path("/sys/devices/system/cpu/cpu0/cache")
-    sizes = [
-        f"L{(d / 'level').read_text().strip()} {(d / 'size').read_text().strip()}"
-        for d in sorted(caches.glob("index*"))
-        if (d / "size").is_file() and (d / "level").read_text().strip() in ("2", "3")
-    ]
-    return ", ".join([model, isa, *sizes])
+    return ", ".join([model, isa, *_cache_sizes()])
+
+
+def _read(path: Path) -> str | None:
+    """A small text file's stripped contents, or None where it cannot be read (absent, no permission)."""
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return None
 
 
 def _cpuinfo() -> dict[str, str]:
     """The first processor's fields of /proc/cpuinfo (empty where there is none, e.g. macOS)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return {}
-    first = text.split("\n\n", 1)[0]
+    first = (_read(Path("/proc/cpuinfo")) or "").split("\n\n", 1)[0]
     return {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in first.splitlines()) if k.strip()}
+
+
+def _cache_sizes() -> list[str]:
+    """``L2 2048K``, ``L3 ...``: the first CPU's L2 and L3 sizes that Linux's /sys reports (none elsewhere)."""
+    sizes = []
+    for entry in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        level, size = _read(entry / "level"), _read(entry / "size")
+        if level in ("2", "3") and size:
+            sizes.append(f"L{level} {size}")
+    return sizes
 
 
 def provenance(command: str | None = None, **extra: Any) -> dict[str, Any]:

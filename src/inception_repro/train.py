@@ -212,7 +212,7 @@ def _fit(cfg: DictConfig, folder: RunFolder, run: PreparedRun, previous: dict[st
         "git_dirty": git_dirty(*CODE_PATHS),
         "torch_version": torch.__version__,
         "platform": platform.platform(),
-        "cpu": host_cpu(),
+        **_host_cpus(previous if resumed else {}),
         "started_at": previous.get("started_at") if resumed else _now(),
         **_thread_counts(previous if resumed else {}),
         **({"force_token": previous["force_token"]} if resumed and "force_token" in previous else {}),
@@ -276,6 +276,20 @@ def _thread_counts(previous: dict[str, Any]) -> dict[str, int]:
         f"uninterrupted run; set OMP_NUM_THREADS={first} to resume it exactly", stacklevel=2,
     )
     return {"num_threads": first, "num_threads_resumed": now}
+
+
+def _host_cpus(previous: dict[str, Any]) -> dict[str, str]:
+    """``cpu`` (the host CPU) of the run's first session, ``cpu_resumed`` if a resume runs on another kind of
+    CPU: its kernels may round differently, so the resumed run is not bitwise the uninterrupted one (warned)."""
+    now = host_cpu()
+    first = previous.get("cpu", now)
+    if first == now:
+        return {"cpu": now}
+    warnings.warn(
+        f"resuming on another CPU ({now}) than the run started on ({first}): its results will not be bitwise "
+        "those of an uninterrupted run", stacklevel=2,
+    )
+    return {"cpu": first, "cpu_resumed": now}
 
 
 def _validate_unlogged(trainer: pl.Trainer, run: PreparedRun) -> None:
