@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import torch
 
 from inception_repro import ablate, train
 from inception_repro.data import FashionMNISTDataModule
+from inception_repro.runs import RunFolder
 from inception_repro.training.checkpoint import LastCheckpoint
 
 from conftest import kill_once_logged, needs_fashion_mnist, one_thread, run_folder, short_run_overrides
@@ -120,6 +122,18 @@ def test_killed_run_resumes_bitwise(kill_after_row, resumed_from, reference, tmp
     _assert_same_run(run_dir, reference)
     # the killed session's time up to its checkpoint counts (the summary it left records none)
     assert 0 < left["wall_time_s"] < json.loads((run_dir / "summary.json").read_text())["wall_time_s"]
+
+
+def test_a_run_killed_after_its_last_step_resumes_bitwise(reference, tmp_path, fmnist_cache):
+    """Killed between its final checkpoint and its test: the same command validates and tests without
+    training, and its history (the test row at the last step) is the uninterrupted run's."""
+    run_dir = run_folder(tmp_path)
+    shutil.copytree(reference, run_dir)
+    folder = RunFolder(run_dir)
+    killed = {k: v for k, v in folder.read_summary().items() if not k.startswith(("val_", "test_"))}
+    folder.write_summary({**killed, "status": "incomplete"})
+    assert train.main(["ablation=aux", "variant=bn", *short_run_overrides(tmp_path, fmnist_cache)]) == 0
+    _assert_same_run(run_dir, reference)
 
 
 def test_killed_grid_resumes_the_same_runs_and_wandb_ids(tmp_path, tmp_path_factory, fmnist_cache, monkeypatch):

@@ -237,6 +237,7 @@ def _fit(cfg: DictConfig, folder: RunFolder, run: PreparedRun, previous: dict[st
         trainer.fit(run.module, datamodule=run.datamodule, ckpt_path=resume_from, weights_only=True)
         if "val/top1" not in trainer.callback_metrics:  # resumed from the final checkpoint: nothing left to fit
             _validate_unlogged(trainer, run)
+            _count_the_last_step(trainer)
         validation = _metrics(trainer.callback_metrics, "val")
         test = _metrics(trainer.test(run.module, datamodule=run.datamodule, verbose=False)[0], "test")
         summary.update(status="complete", **validation, **test)
@@ -300,6 +301,14 @@ def _validate_unlogged(trainer: pl.Trainer, run: PreparedRun) -> None:
         trainer.validate(run.module, datamodule=run.datamodule, verbose=False)
     finally:
         trainer.loggers = loggers
+
+
+def _count_the_last_step(trainer: pl.Trainer) -> None:
+    """Log the test row of a run resumed after its last step at that step, as the uninterrupted run does.
+
+    Lightning's logging step counts finished batches; a checkpoint written as the last batch ends holds
+    it one short, and only a training loop that still has batches to run adds that one back."""
+    trainer.fit_loop.epoch_loop._batches_that_stepped = trainer.global_step
 
 
 def _finish_wandb(loggers: list, status: str) -> None:
