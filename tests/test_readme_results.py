@@ -74,6 +74,14 @@ def test_the_provenance_names_the_commit_that_made_the_runs_and_a_missing_run_is
     assert err.count("\n") == 1 and f"{meta['run_dirs'][0]}: the run behind results/tables is gone" in err
 
 
+def test_a_project_without_a_claims_table_gets_one_line_naming_make_notebooks(tmp_path, capsys):
+    (tmp_path / "README.md").write_text(f"{BEGIN}\n{END}\n")
+    assert run_cli(main, ["--root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no claims table" in err and "make notebooks" in err
+    assert (tmp_path / "README.md").read_text() == f"{BEGIN}\n{END}\n"
+
+
 def test_a_readme_without_markers_is_left_alone(tmp_path, capsys):
     readme = _project_copy(tmp_path, "# Title\n")
     assert main(["--root", str(tmp_path)]) == 2

@@ -157,8 +157,9 @@ def budget_lines(records: list[tuple[dict, dict]]) -> list[str]:
     ]
 
 
-def render(root: Path) -> str:
-    """docs/results.md's section from ``<root>/results`` (its links are relative to docs/)."""
+def render(root: Path, records: list[tuple[dict, dict]]) -> str:
+    """docs/results.md's section from ``<root>/results`` and the ``records_behind`` its tables (its links
+    are relative to docs/)."""
     tables, figures = root / "results" / "tables", root / "results" / "figures"
     meta = json.loads((tables / "claims.meta.json").read_text())
     lines = [
@@ -180,7 +181,7 @@ def render(root: Path) -> str:
         "",
         "The runs behind the table (from each run's `config.yaml` and `summary.json`):",
         "",
-        *budget_lines(records_behind(root, meta["run_dirs"])),
+        *budget_lines(records),
         "",
     ]
     lines += probe_section(root / PROBES)
@@ -244,13 +245,13 @@ def study_cost(root: Path, records: list[tuple[dict, dict]], claims: pd.DataFram
             f"needs {seeds_for_power(sd, 1.0)} seeds.")
 
 
-def render_short(root: Path) -> str:
-    """README's section: what the study can conclude, the compact claims table, one figure."""
+def render_short(root: Path, records: list[tuple[dict, dict]]) -> str:
+    """README's section: what the study can conclude, the compact claims table, one figure; ``records``:
+    the ``records_behind`` its tables."""
     tables = root / "results" / "tables"
     claims = pd.read_csv(tables / "claims.csv")
     meta = json.loads((tables / "claims.meta.json").read_text())
     summary = conclusions(claims).split("\n\nFor the other", 1)[0]
-    records = records_behind(root, meta["run_dirs"])
     name, caption = SHORT_FIGURE
     return "\n".join([
         BEGIN, "", summary, "",
@@ -282,11 +283,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     root = args.root or project_root()
     code = 0
+    claims_meta = root / "results" / "tables" / "claims.meta.json"
+    if not claims_meta.is_file():
+        raise UserError(f"{claims_meta}: no claims table to write the results sections from: run `make notebooks`")
+    records = records_behind(root, json.loads(claims_meta.read_text())["run_dirs"])
     for name, render_section in (("README.md", render_short), (FULL.as_posix(), render)):
         path = root / name
         text = path.read_text(encoding="utf-8") if path.is_file() else ""
         try:
-            new = updated(text, render_section(root))
+            new = updated(text, render_section(root, records))
         except MissingMarkers as e:
             print(f"error: {name}: {e}", file=sys.stderr)
             return 2
