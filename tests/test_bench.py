@@ -30,7 +30,7 @@ def test_bench_writes_every_figure_with_provenance(tmp_path, fmnist_cache):
     on_disk = json.loads((tmp_path / "bench" / "cpu.json").read_text())
     for key in ("ours_vs_torchvision_ratio", "lightning_overhead", "data_images_per_s", "model_images_per_s"):
         assert math.isfinite(on_disk[key]), key
-    assert {"git_commit", "command", "date", "machine"} <= on_disk["provenance"].keys()
+    assert {"git_commit", "command", "date", "machine", "cpu"} <= on_disk["provenance"].keys()
     (point,) = on_disk["scaling"]
     assert point["width"] == 0.125 and point["input_size"] == 75
     assert point["peak_rss_mib"] >= point["rss_before_model_mib"] > 0

@@ -117,7 +117,6 @@ def provenance(command: str | None = None, **extra: Any) -> dict[str, Any]:
         "machine": {
             "node": platform.node(),
             "platform": platform.platform(),
-            "cpu": host_cpu(),
             "cpu_count": os.cpu_count(),
             "python": platform.python_version(),
         },

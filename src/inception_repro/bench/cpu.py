@@ -34,7 +34,7 @@ from inception_repro.bench.loops import Shape, scaling_point, torchvision_ratio
 from inception_repro.bench.study_rate import study_rate
 from inception_repro.cli import run_cli
 from inception_repro.config import compose_run
-from inception_repro.provenance import atomic_write, provenance
+from inception_repro.provenance import atomic_write, host_cpu, provenance
 
 OUT = Path("results/bench/cpu.json")
 RATIO_TARGET = 0.98
@@ -86,7 +86,7 @@ def run(settings: Settings) -> dict:
     study = study_rate(settings.study_steps, settings.overrides)
     ratio, overhead = shapes[0]["ratio"], loop["lightning_overhead"]
     return {
-        "provenance": provenance(torch_version=torch.__version__, torch_threads=torch.get_num_threads(),
+        "provenance": provenance(torch_version=torch.__version__, torch_threads=torch.get_num_threads(), cpu=host_cpu(),
                                  load_average_before=load_before, load_average_after=os.getloadavg(),
                                  wall_time_s=round(time.perf_counter() - start, 1),
                                  openmp={k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")}),
