@@ -90,10 +90,11 @@ TINY = Sizes(warmup=1, compile_warmup=1, steps=2, pipeline_steps=2, tiny=True)
 
 
 def run_config(mode: Mode, sizes: Sizes, device: str, *overrides: str) -> DictConfig:
-    """The gpu scale's aux/bn run at ``mode``; tiny: width 0.125 at 75 px."""
+    """The gpu scale's aux/bn run at ``mode``; tiny: width 0.125 at 75 px. ``trainer.compile`` is off:
+    the rung's own mode compiles (``bench_module``), so eager rungs and pipelines stay eager."""
     tiny = ["model.width=0.125", "model.input_size=75", "trainer.log_every_n_steps=2"] if sizes.tiny else []
     return compose_run([
-        "scale=gpu", "ablation=aux", "variant=bn", "logger=none", f"trainer.accelerator={device}",
+        "scale=gpu", "ablation=aux", "variant=bn", "logger=none", f"trainer.accelerator={device}", "trainer.compile=false",
         f"trainer.precision={mode.precision}", f"trainer.channels_last={mode.channels_last}",
         f"data.batch_size={sizes.batch(mode)}", *tiny, *overrides,
     ])
