@@ -201,3 +201,15 @@ def test_the_cpu_scale_floors_its_stems_and_a_floor_below_one_is_rejected():
     assert compose_run(["scale=cpu"]).model.stem_min_channels == 4
     with pytest.raises(ConfigError, match="model.stem_min_channels=0 must be >= 1"):
         InceptionConfig(stem_min_channels=0)
+
+
+@pytest.mark.parametrize("stem", ["light", "v3"])
+def test_every_accepted_width_builds_and_runs_forward_and_backward(stem):
+    """Widths whose rounded channel counts differ between the 17x17 modules (0.05, 0.3, 0.7, ...) once
+    crashed at the first forward pass: each module takes the width its predecessor gives out."""
+    pixels = 25 if stem == "light" else min_input_size(299, "v3")
+    for width in (0.001, 0.03, 0.05, 0.0625, 0.2, 0.3, 0.45, 0.55, 0.7, 0.8, 0.95):
+        model = build_model(stem=stem, input_size=pixels, width=width, num_classes=10, in_chans=1).train()
+        out = model(torch.randn(2, 1, pixels, pixels))
+        (out.logits.sum() + out.aux_logits.sum()).backward()
+        assert out.logits.shape == (2, 10), width

@@ -27,7 +27,6 @@ class InceptionV3(nn.Module):
     def __init__(self, cfg: InceptionConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        c = cfg.channels
         self.stem = Stem(cfg)
         ch = self.stem.out_channels
         grid35 = []
@@ -37,8 +36,11 @@ class InceptionV3(nn.Module):
         self.grid35 = nn.Sequential(*grid35)
         self.reduce35 = Reduce35(cfg, ch)
         ch = self.reduce35.out_channels
-        self.grid17 = nn.Sequential(*(Grid17Module(cfg, ch, inner) for inner in (128, 160, 160, 192)))
-        ch = 4 * c(192)
+        grid17 = []
+        for inner in (128, 160, 160, 192):
+            grid17.append(Grid17Module(cfg, ch, inner))  # the first takes the reduction's width, the rest 4 x c(192)
+            ch = grid17[-1].out_channels
+        self.grid17 = nn.Sequential(*grid17)
         self.aux_head = AuxHead(cfg, ch) if cfg.aux != "none" else None
         self.reduce17 = Reduce17(cfg, ch)
         ch = self.reduce17.out_channels
