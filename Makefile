@@ -24,7 +24,7 @@ ABLATE = $(PY) -m inception_repro.ablate $(1) $(if $(SCALE),--scale $(SCALE)) $(
 # Every configs/ablations/<name>.yaml is an ablation: `make ablation-<name>` ('_' written '-') trains its grid
 # (a pattern rule, so not .PHONY: make skips pattern rules for phony targets).
 
-.PHONY: setup data smoke test test-nodata costs ablations notebooks lab report wandb-push wandb-sync \
+.PHONY: setup data smoke test coverage test-nodata costs ablations notebooks lab report wandb-push wandb-sync \
         bench bench-gpu probe clean
 
 setup: $(STAMP)
@@ -45,6 +45,10 @@ data: $(STAMP)
 # Every test; those that need Fashion-MNIST fail (never skip) without it. ARGS go to pytest.
 test: $(STAMP) data
 	$(PY) -m pytest $(ARGS)
+
+# Line coverage of src/ over the whole suite, the subprocesses it starts included (pyproject's [tool.coverage]).
+coverage: $(STAMP) data
+	$(PY) -m pytest --cov --cov-report=term $(ARGS)
 
 # Only the tests that need no data, when you cannot provide it.
 test-nodata: $(STAMP)

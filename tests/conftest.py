@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -41,10 +40,6 @@ def fashion_mnist_gz_dir() -> Path | None:
     return next((d for d in [*candidates, DEBIAN_FASHION_MNIST_DIR, DOWNLOADED] if _has_gz_files(d)), None)
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "fashion_mnist: needs the real Fashion-MNIST files (fails without them)")
-
-
 def pytest_runtest_setup(item):
     if item.get_closest_marker("fashion_mnist") and fashion_mnist_gz_dir() is None:
         pytest.fail(
@@ -60,7 +55,7 @@ TINIER_SUBSETS = ["data.train_subset=16", "data.batch_size=8", "data.val_subset=
 
 
 def tiny_run_overrides(results_dir, cache_dir) -> list[str]:
-    """A real training run on a Fashion-MNIST subset, a handful of steps at width 0.125."""
+    """A real training run on a Fashion-MNIST subset, a handful of steps at width 0.125, validated twice."""
     root = fashion_mnist_gz_dir()
     return [
         "scale=cpu",
@@ -75,6 +70,7 @@ def tiny_run_overrides(results_dir, cache_dir) -> list[str]:
         "data.val_subset=64",
         "data.test_subset=64",
         "trainer.max_epochs=1",
+        "trainer.val_check_interval=0.5",  # twice an epoch (the cpu scale's tenth would be every step here)
         "trainer.log_every_n_steps=1",
         "logger=none",
     ]
@@ -97,22 +93,27 @@ def run_folder(results_dir, ablation: str = "aux", variant: str = "bn", seed: in
     return run_path(results_dir, scale, ablation, variant, seed)
 
 
-@contextmanager
-def one_thread():
-    """Train on one thread here and in the subprocesses started meanwhile (OMP_NUM_THREADS=1): two
-    processes then share two cores without stalling each other's thread pools, and a run and its
-    resumed copy use the same kernels, so they compare bitwise."""
+@pytest.fixture(scope="session", autouse=True)
+def one_thread_per_test_process():
+    """Every test trains on one thread, here and in the processes it starts (OMP_NUM_THREADS=1): a run
+    and its resumed copy use the same kernels, so they compare bitwise. Under pytest-xdist each worker
+    also keeps to cores of its own (os.sched_setaffinity, inherited by the runs it starts), so the
+    workers never stall each other and a grid sees the cores its worker has, as on a smaller machine."""
     previous_env, previous_threads = os.environ.get("OMP_NUM_THREADS"), torch.get_num_threads()
+    previous_cores = os.sched_getaffinity(0)
     os.environ["OMP_NUM_THREADS"] = "1"
     torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous_threads)
-        if previous_env is None:
-            os.environ.pop("OMP_NUM_THREADS")
-        else:
-            os.environ["OMP_NUM_THREADS"] = previous_env
+    worker, workers = os.environ.get("PYTEST_XDIST_WORKER"), int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    cores = sorted(previous_cores)
+    if worker and len(cores) >= workers > 1:
+        os.sched_setaffinity(0, cores[int(worker.removeprefix("gw")) % workers::workers])
+    yield
+    os.sched_setaffinity(0, previous_cores)
+    torch.set_num_threads(previous_threads)
+    if previous_env is None:
+        os.environ.pop("OMP_NUM_THREADS")
+    else:
+        os.environ["OMP_NUM_THREADS"] = previous_env
 
 
 def _logged_steps(metrics: Path) -> list[int]:

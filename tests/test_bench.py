@@ -18,6 +18,7 @@ from conftest import needs_fashion_mnist, tiny_run_overrides
 TINY = dict(
     shapes=(Shape(75, 2, False, 1),), rounds=1, warmup=1, steps=2, lightning_rounds=1, data_batches=3,
     points=((0.125, 75),), point_batch=2, point_steps=1, study_steps=1,
+    study_ablations=("aux", "label_smoothing"),  # 5 runs, 4 configs: aux/bn is label_smoothing/eps0.1
 )
 
 
@@ -35,7 +36,8 @@ def test_bench_writes_every_figure_with_provenance(tmp_path, fmnist_cache):
     assert point["width"] == 0.125 and point["input_size"] == 75
     assert point["peak_rss_mib"] >= point["rss_before_model_mib"] > 0
     study = on_disk["study_rate"]
-    assert study["runs_per_seed"] > study["configs_per_seed"] and len(study["runs"]) == study["runs_per_seed"]
+    assert (study["runs_per_seed"], study["configs_per_seed"], len(study["runs"])) == (5, 4, 5)
+    assert study["ablations"] == ["aux", "label_smoothing"]
     assert on_disk["before_seeds_per_hour"] > 0 and on_disk["after_seeds_per_hour"] > 0
 
 
@@ -117,3 +119,14 @@ def test_the_documented_gpu_aux_grid_is_the_gpu_scale_at_299_px_within_its_budge
     train_images = 60000 - planned[0].cfg.data.val_size
     minutes = len(planned) * (planned[0].cfg.trainer.max_epochs * train_images / eager_images_per_s + overhead_s) / 60
     assert minutes <= 6.0
+
+
+def test_gpu_bench_times_eager_rungs_eager():
+    """The gpu scale's ``trainer.compile`` is off in the bench: only a rung's own mode compiles, so the
+    eager rungs and the pipelines (timed at the best eager rung) run uncompiled."""
+    from inception_repro.bench import gpu
+
+    for mode in gpu.LADDER:
+        assert gpu.run_config(mode, gpu.TINY, "cpu").trainer.compile is False, mode.name
+    eager = gpu.LADDER[0]
+    assert gpu.bench_module(gpu.run_config(eager, gpu.TINY, "cpu"), eager).model._compiled_call_impl is None

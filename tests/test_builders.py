@@ -11,7 +11,6 @@ from inception_repro.bench.loops import PlainLoop, StepRecipe
 from inception_repro.config import compose_run
 from inception_repro.training.builders import build_module, build_network
 
-from conftest import one_thread
 
 TINY = ["scale=cpu", "logger=none", "model.width=0.125", "model.dropout=0.0", "data.batch_size=4"]
 
@@ -38,14 +37,13 @@ def test_the_plain_loop_takes_the_lightning_step(tmp_path):
     cfg = compose_run(TINY)
     g = torch.Generator().manual_seed(1)
     batches = [(torch.randn(4, 1, 75, 75, generator=g), torch.randint(0, 10, (4,), generator=g)) for _ in range(2)]
-    with one_thread():
-        torch.manual_seed(0)
-        loop = PlainLoop(cfg, 10, steps_per_epoch=2)
-        for x, y in batches:
-            loop.step(x, y)
-        torch.manual_seed(0)
-        module = build_module(cfg, build_network(cfg, 10))
-        bench_trainer(cfg, StepTimer(torch.device("cpu"), 0, 2), tmp_path).fit(module, DataLoader(batches, batch_size=None))
+    torch.manual_seed(0)
+    loop = PlainLoop(cfg, 10, steps_per_epoch=2)
+    for x, y in batches:
+        loop.step(x, y)
+    torch.manual_seed(0)
+    module = build_module(cfg, build_network(cfg, 10))
+    bench_trainer(cfg, StepTimer(torch.device("cpu"), 0, 2), tmp_path).fit(module, DataLoader(batches, batch_size=None))
     assert module.trainer.global_step == 2
     for mine, theirs in ((loop.model, module.model), (loop.ema.module, module.ema.module)):
         for (name, a), b in zip(mine.state_dict().items(), theirs.state_dict().values()):

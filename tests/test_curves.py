@@ -17,8 +17,8 @@ pytestmark = needs_fashion_mnist
 
 def test_cpu_scale_validates_ten_times_per_run_the_last_at_the_last_step(tmp_path, fmnist_cache):
     """The cpu scale's interval (a tenth of its one epoch) on 20 steps."""
-    cfg = compose_run(["ablation=aux", "variant=bn", *tiny_run_overrides(tmp_path, fmnist_cache),
-                       "data.train_subset=320"])
+    tiny = [o for o in tiny_run_overrides(tmp_path, fmnist_cache) if not o.startswith("trainer.val_check_interval=")]
+    cfg = compose_run(["ablation=aux", "variant=bn", *tiny, "data.train_subset=320"])
     scale = compose_run(["scale=cpu"]).trainer
     assert (cfg.trainer.val_check_interval, cfg.trainer.max_epochs) == (scale.val_check_interval, scale.max_epochs) == (0.1, 1)
     summary = train_run(cfg)

@@ -17,15 +17,9 @@ from inception_repro.runs import RunFolder
 from inception_repro.training.checkpoint import AtomicCheckpointIO
 from inception_repro.training.tracking import make_wandb_logger
 
-from conftest import needs_fashion_mnist, one_thread, run_folder, tiny_run_overrides
+from conftest import needs_fashion_mnist, run_folder, tiny_run_overrides
 
 FAKE_KEY = "0123456789abcdef0123456789abcdef01234567"
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    with one_thread():
-        yield
 
 
 def _train_steps(run_dir: Path) -> list[int]:

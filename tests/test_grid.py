@@ -6,12 +6,12 @@ import json
 
 from inception_repro import ablate
 
-from conftest import needs_fashion_mnist, tiny_run_overrides
+from conftest import TINIER_SUBSETS, needs_fashion_mnist, tiny_run_overrides
 
 
 @needs_fashion_mnist
 def test_grid_is_idempotent_and_refuses_to_mix_changed_configs(tmp_path, fmnist_cache, capsys):
-    overrides = tiny_run_overrides(tmp_path, fmnist_cache)
+    overrides = [*tiny_run_overrides(tmp_path, fmnist_cache), *TINIER_SUBSETS]
     assert ablate.main(["label_smoothing", "--seeds", "2", "--", *overrides]) == 0
     summaries = sorted((tmp_path / "runs" / "cpu" / "label_smoothing").glob("*/seed*/summary.json"))
     assert [p.parent.parent.name + "/" + p.parent.name for p in summaries] == [

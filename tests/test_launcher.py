@@ -12,7 +12,7 @@ from inception_repro.config import compose_run
 from inception_repro.paths import CONFIG_DIR
 from inception_repro.slurm import is_hydra_override, sweep_overrides
 
-from conftest import needs_fashion_mnist, tiny_run_overrides
+from conftest import TINIER_SUBSETS, needs_fashion_mnist, tiny_run_overrides
 
 
 def _hydra(overrides: list[str]):
@@ -51,7 +51,7 @@ def test_sweep_covers_the_runs_to_train(tmp_path):
 
 @needs_fashion_mnist
 def test_grid_trains_as_a_local_submitit_array_and_is_not_resent(tmp_path, fmnist_cache, capfd):
-    overrides = tiny_run_overrides(tmp_path, fmnist_cache)
+    overrides = [*tiny_run_overrides(tmp_path, fmnist_cache), *TINIER_SUBSETS]
     assert ablate.main(["label_smoothing", "--seeds", "1", "--launcher", "local", "--", *overrides]) == 0
     summaries = sorted((tmp_path / "runs" / "cpu" / "label_smoothing").glob("*/seed0/summary.json"))
     assert [p.parent.parent.name for p in summaries] == ["eps0", "eps0.1"]

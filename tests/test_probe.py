@@ -12,7 +12,7 @@ import pytest
 from inception_repro.analysis.power import minimum_detectable_effect
 from inception_repro.bench.probe import detectable_effect, main
 
-from conftest import needs_fashion_mnist, tiny_run_overrides
+from conftest import TINIER_SUBSETS, needs_fashion_mnist, tiny_run_overrides
 
 
 def test_detectable_effect_is_the_power_analysis_one_or_none():
@@ -22,7 +22,7 @@ def test_detectable_effect_is_the_power_analysis_one_or_none():
 
 @needs_fashion_mnist
 def test_probe_records_runs_resumes_and_merges_without_training_again(tmp_path, fmnist_cache, capsys):
-    overrides = [o for o in tiny_run_overrides(tmp_path, fmnist_cache) if not o.startswith("results_dir=")]
+    overrides = [o for o in [*tiny_run_overrides(tmp_path, fmnist_cache), *TINIER_SUBSETS] if not o.startswith("results_dir=")]
     out = tmp_path / "probes.json"
     argv = ["--seeds", "2", "--design", "tiny", "model.stem=light", "model.input_size=12", "data.train_subset=16",
             "data.val_subset=16", "data.test_subset=16",

@@ -17,7 +17,7 @@ from inception_repro.data import FashionMNISTDataModule
 from inception_repro.runs import RunFolder
 from inception_repro.training.checkpoint import LastCheckpoint
 
-from conftest import kill_once_logged, needs_fashion_mnist, one_thread, run_folder, short_run_overrides
+from conftest import kill_once_logged, needs_fashion_mnist, run_folder, short_run_overrides
 
 pytestmark = needs_fashion_mnist
 
@@ -68,12 +68,6 @@ def _after_kill(run_dir: Path) -> dict:
             "files": sorted(str(p.relative_to(run_dir)) for p in run_dir.rglob("*"))}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    with one_thread():
-        yield
-
-
 def _labels(module: FashionMNISTDataModule, epoch: int | None = None) -> list[list[int]]:
     loader = module.train_dataloader()
     if epoch is not None:
@@ -99,8 +93,7 @@ def test_the_train_order_resumes_where_its_checkpoint_left_it(fmnist_cache):
 def reference(tmp_path_factory, fmnist_cache) -> Path:
     """An uninterrupted run of aux/bn."""
     results = tmp_path_factory.mktemp("reference")
-    with one_thread():
-        assert train.main(["ablation=aux", "variant=bn", *short_run_overrides(results, fmnist_cache)]) == 0
+    assert train.main(["ablation=aux", "variant=bn", *short_run_overrides(results, fmnist_cache)]) == 0
     return run_folder(results)
 
 

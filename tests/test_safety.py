@@ -20,13 +20,7 @@ from inception_repro.provenance import atomic_write, project_root
 from inception_repro.runs import RunFolder, RunRecordError, run_identity
 from inception_repro.training.history import HistoryLogger
 
-from conftest import error_line, kill_once_logged, needs_fashion_mnist, one_thread, run_folder, short_run_overrides, tiny_run_overrides
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    with one_thread():
-        yield
+from conftest import error_line, kill_once_logged, needs_fashion_mnist, run_folder, short_run_overrides, tiny_run_overrides
 
 
 def _sentinel(tmp_path):
@@ -295,7 +289,7 @@ def test_a_corrupt_jpeg_names_the_file_and_the_run_resumes_once_it_is_fixed(tmp_
     _image_folder(data)
     argv = ["scale=gpu", "data=imagefolder", f"data.root={data}", "data.num_workers=0", "data.batch_size=4",
             "data.eval_batch_size=8", "model.width=0.125", "model.input_size=75", "trainer.accelerator=cpu",
-            "trainer.precision=32-true", "trainer.max_epochs=1", "trainer.log_every_n_steps=1",
+            "trainer.precision=32-true", "trainer.compile=false", "trainer.max_epochs=1", "trainer.log_every_n_steps=1",
             "trainer.checkpoint_every_n_steps=1", "logger=none", f"results_dir={tmp_path / 'results'}",
             "allow_outside_results=true", "ablation=aux", "variant=bn"]
     assert train.main(argv) == 2

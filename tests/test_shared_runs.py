@@ -12,7 +12,7 @@ from inception_repro.config import compose_run
 from inception_repro.errors import ConfigError
 from inception_repro.runs import config_hash
 
-from conftest import needs_fashion_mnist, run_folder, tiny_run_overrides
+from conftest import TINIER_SUBSETS, needs_fashion_mnist, run_folder, tiny_run_overrides
 
 GRIDS = ["aux", "label_smoothing"]  # aux/bn and label_smoothing/eps0.1 are one config
 
@@ -47,7 +47,7 @@ def test_the_whole_study_trains_each_config_once(tmp_path):
 def test_parallel_workers_give_the_sequential_grid_bitwise_and_share_identical_runs(tmp_path, fmnist_cache, capsys):
     seq, par = tmp_path / "sequential", tmp_path / "parallel"
     for results_dir, jobs in ((seq, "1"), (par, "2")):
-        assert ablate.main([*GRIDS, "--seeds", "1", "--jobs", jobs, "--", *tiny_run_overrides(results_dir, fmnist_cache)]) == 0
+        assert ablate.main([*GRIDS, "--seeds", "1", "--jobs", jobs, "--", *tiny_run_overrides(results_dir, fmnist_cache), *TINIER_SUBSETS]) == 0
         out = capsys.readouterr().out
         assert "4 to train" in out and "1 shared with a run of the same config" in out
     for ablation, variant in (("aux", "none"), ("aux", "plain"), ("aux", "bn"), ("label_smoothing", "eps0")):
@@ -67,7 +67,7 @@ def test_parallel_workers_give_the_sequential_grid_bitwise_and_share_identical_r
 
 @needs_fashion_mnist
 def test_a_later_grid_shares_the_complete_runs_of_the_store(tmp_path, fmnist_cache, capsys):
-    overrides = tiny_run_overrides(tmp_path, fmnist_cache)
+    overrides = [*tiny_run_overrides(tmp_path, fmnist_cache), *TINIER_SUBSETS]
     assert ablate.main(["aux", "--seeds", "1", "--jobs", "1", "--", *overrides]) == 0
     capsys.readouterr()
     assert ablate.main(["optimizer", "--seeds", "1", "--", *overrides]) == 0
@@ -91,7 +91,7 @@ def test_parallel_cpu_runs_need_a_fixed_thread_count(tmp_path):
 @needs_fashion_mnist
 def test_the_gpu_sweep_scale_trains_the_study_design_into_its_own_folder(tmp_path, fmnist_cache):
     """scale=study_gpu on its CPU stand-in (no GPU here): the cpu scale's design, its records apart."""
-    overrides = [o for o in tiny_run_overrides(tmp_path, fmnist_cache) if not o.startswith("scale=")]
+    overrides = [o for o in [*tiny_run_overrides(tmp_path, fmnist_cache), *TINIER_SUBSETS] if not o.startswith("scale=")]
     assert ablate.main(["aux", "--scale", "study_gpu", "--seeds", "1", "--jobs", "2", "--",
                         *overrides, "trainer.accelerator=cpu"]) == 0
     assert sorted(p.parent.name for p in (tmp_path / "runs" / "study_gpu" / "aux").glob("*/seed0")) == ["bn", "none", "plain"]

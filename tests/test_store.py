@@ -12,7 +12,7 @@ from inception_repro import ablate
 from inception_repro.compare import BITWISE, DIFFERENT, NOISE, UNMATCHED, compare_with_study
 from inception_repro.runs import read_record, read_records, run_path
 
-from conftest import needs_fashion_mnist, one_thread, tiny_run_overrides
+from conftest import needs_fashion_mnist, tiny_run_overrides
 
 GRID = ["label_smoothing", "--scale", "cpu", "--seeds", "0,"]  # eps0 and eps0.1, seed 0
 
@@ -22,7 +22,7 @@ def project(tmp_path_factory, fmnist_cache):
     """A project folder where the study and then the local store ran the same grid."""
     root = tmp_path_factory.mktemp("project")
     overrides = [o for o in tiny_run_overrides(root, fmnist_cache) if not o.startswith("results_dir=")]
-    with pytest.MonkeyPatch.context() as patch, one_thread():
+    with pytest.MonkeyPatch.context() as patch:
         patch.chdir(root)
         patch.setattr(ablate, "project_root", lambda: root)
         for store in (["--store", "study"], []):

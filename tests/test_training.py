@@ -12,7 +12,7 @@ from inception_repro.config import compose_run
 from inception_repro.models import InceptionConfig
 from inception_repro.train import train_run
 
-from conftest import needs_fashion_mnist, tiny_run_overrides
+from conftest import TINIER_SUBSETS, needs_fashion_mnist, tiny_run_overrides
 
 SUMMARY_KEYS = {
     "status", "ablation", "variant", "seed", "scale", "val_top1", "val_top5", "test_top1", "test_top5",
@@ -29,7 +29,8 @@ def _variants():
 @needs_fashion_mnist
 @pytest.mark.parametrize(("ablation", "variant"), _variants())
 def test_every_ablation_variant_trains_and_records_a_run(ablation, variant, tmp_path, fmnist_cache):
-    cfg = compose_run([f"ablation={ablation}", f"variant={variant}", *tiny_run_overrides(tmp_path, fmnist_cache)])
+    cfg = compose_run([f"ablation={ablation}", f"variant={variant}", *tiny_run_overrides(tmp_path, fmnist_cache),
+                       *TINIER_SUBSETS])
     summary = train_run(cfg)
     assert summary["status"] == "complete", summary.get("failure")
     run_dir = tmp_path / "runs" / "cpu" / ablation / variant / "seed0"

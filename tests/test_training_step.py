@@ -15,7 +15,7 @@ from inception_repro import train
 from inception_repro.config import compose_run
 from inception_repro.runs import RunFolder
 
-from conftest import needs_fashion_mnist, one_thread, run_folder, tiny_run_overrides
+from conftest import needs_fashion_mnist, run_folder, tiny_run_overrides
 
 SRC = str(Path(train.__file__).parent)
 READS = ("item", "tolist", "numpy", "__bool__", "__float__", "__int__", "__index__")  # each waits for the device
@@ -70,13 +70,12 @@ def test_the_training_step_syncs_only_on_the_steps_it_logs(tmp_path, fmnist_cach
                  f"trainer.log_every_n_steps={EVERY}", "trainer.val_check_interval=1.0", "ablation=aux", "variant=bn"]  # validations aside
     cfg = compose_run(overrides)
     folder = RunFolder(Path(cfg.run_dir))
-    with one_thread():
-        run = train.prepare_run(cfg, folder)
-        clock = _StepClock()
-        run.trainer.callbacks.append(clock)
-        counts = _count_reads(monkeypatch, clock)
-        with folder.locked():
-            summary = train._fit(cfg, folder, run, previous={})
+    run = train.prepare_run(cfg, folder)
+    clock = _StepClock()
+    run.trainer.callbacks.append(clock)
+    counts = _count_reads(monkeypatch, clock)
+    with folder.locked():
+        summary = train._fit(cfg, folder, run, previous={})
     assert summary["status"] == "complete" and summary["global_step"] == STEPS
     syncing = sorted({step for step, _ in counts})
     assert syncing and set(syncing) <= set(range(EVERY, STEPS + 1, EVERY)), counts
@@ -111,7 +110,6 @@ def _diverging_run(tmp_path, fmnist_cache, *overrides: str) -> dict:
     """SGD at LR 1e15: the loss is NaN within a few steps; the run's summary."""
     cfg = compose_run([*tiny_run_overrides(tmp_path, fmnist_cache), "ablation=aux", "variant=bn", "optimizer=sgd",
                        "optimizer.lr=1e15", f"data.train_subset={16 * STEPS}", *overrides])
-    with one_thread():
-        summary = train.train_run(cfg)
+    summary = train.train_run(cfg)
     assert summary["status"] == "failed" and summary["failure"].startswith("non-finite loss nan at step "), summary
     return summary

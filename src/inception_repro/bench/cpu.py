@@ -56,6 +56,7 @@ class Settings:
     point_batch: int = 32
     point_steps: int = 5
     study_steps: int = 4
+    study_ablations: tuple[str, ...] = ("all",)  # the study rate's grid: the whole study
     overrides: tuple[str, ...] = ()  # for the cpu scale's config, e.g. data.cache_dir=...
 
 
@@ -83,7 +84,7 @@ def run(settings: Settings) -> dict:
     console.print(f"[bold]scaling[/] ({len(settings.points)} points, one process each)")
     scaling = [measure_point(width, size, settings) for width, size in settings.points]
     console.print("[bold]study rate[/] (every run of one seed, then each config once, one worker per core)")
-    study = study_rate(settings.study_steps, settings.overrides)
+    study = study_rate(settings.study_steps, settings.overrides, settings.study_ablations)
     ratio, overhead = shapes[0]["ratio"], loop["lightning_overhead"]
     return {
         "provenance": provenance(torch_version=torch.__version__, torch_threads=torch.get_num_threads(), cpu=host_cpu(),

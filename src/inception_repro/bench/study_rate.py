@@ -25,11 +25,12 @@ from inception_repro.bench.loops import scaling_point
 from inception_repro.data.fashion_mnist import TRAIN_SIZE
 
 
-def study_runs(overrides: tuple[str, ...] = ()) -> tuple[list[DictConfig], list[DictConfig]]:
-    """The cpu scale's runs of one seed of the whole study: all of them, and those trained once shared."""
+def study_runs(overrides: tuple[str, ...] = (), ablations: tuple[str, ...] = ("all",)) -> tuple[list[DictConfig], list[DictConfig]]:
+    """The cpu scale's runs of one seed of ``ablations`` (the whole study): all of them, and those
+    trained once shared."""
     with tempfile.TemporaryDirectory() as empty:  # an empty store: nothing is recorded yet
         store = [f"results_dir={empty}", "allow_outside_results=true", "logger=none", *overrides]
-        planned = plan_grid(parse_ablations(["all"]), "cpu", "1", store, force=False)
+        planned = plan_grid(parse_ablations(list(ablations)), "cpu", "1", store, force=False)
     return [p.cfg for p in planned], [p.cfg for p in planned if p.action != "share"]
 
 
@@ -64,14 +65,15 @@ def seeds_per_hour(configs: list[DictConfig], rates: list[float], workers: int) 
     return 3600.0 / seconds
 
 
-def study_rate(steps: int = 4, overrides: tuple[str, ...] = ()) -> dict:
+def study_rate(steps: int = 4, overrides: tuple[str, ...] = (), ablations: tuple[str, ...] = ("all",)) -> dict:
     """The ``before`` and ``after`` seeds per hour of this machine (see the module's docstring)."""
-    every, unique = study_runs(overrides)
+    every, unique = study_runs(overrides, ablations)
     cores = available_cores()
     before = measure(every, cores, steps)
     after = measure_concurrently(unique, cores, steps)
     return {
         "cores": cores,
+        "ablations": list(ablations),
         "runs_per_seed": len(every),
         "configs_per_seed": len(unique),
         "before_seeds_per_hour": seeds_per_hour(every, before, 1),
