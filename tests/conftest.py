@@ -96,19 +96,13 @@ def run_folder(results_dir, ablation: str = "aux", variant: str = "bn", seed: in
 @pytest.fixture(scope="session", autouse=True)
 def one_thread_per_test_process():
     """Every test trains on one thread, here and in the processes it starts (OMP_NUM_THREADS=1): a run
-    and its resumed copy use the same kernels, so they compare bitwise. Under pytest-xdist each worker
-    also keeps to cores of its own (os.sched_setaffinity, inherited by the runs it starts), so the
-    workers never stall each other and a grid sees the cores its worker has, as on a smaller machine."""
+    and its resumed copy use the same kernels, so they compare bitwise, and the pytest-xdist workers
+    (one per core) do not stall each other's thread pools. (Pinning each worker to a core of its own
+    was tried: an offline W&B push on one core then missed its config records in the tests.)"""
     previous_env, previous_threads = os.environ.get("OMP_NUM_THREADS"), torch.get_num_threads()
-    previous_cores = os.sched_getaffinity(0)
     os.environ["OMP_NUM_THREADS"] = "1"
     torch.set_num_threads(1)
-    worker, workers = os.environ.get("PYTEST_XDIST_WORKER"), int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    cores = sorted(previous_cores)
-    if worker and len(cores) >= workers > 1:
-        os.sched_setaffinity(0, cores[int(worker.removeprefix("gw")) % workers::workers])
     yield
-    os.sched_setaffinity(0, previous_cores)
     torch.set_num_threads(previous_threads)
     if previous_env is None:
         os.environ.pop("OMP_NUM_THREADS")
