@@ -40,6 +40,13 @@ def fashion_mnist_gz_dir() -> Path | None:
     return next((d for d in [*candidates, DEBIAN_FASHION_MNIST_DIR, DOWNLOADED] if _has_gz_files(d)), None)
 
 
+def pytest_collection_modifyitems(items):
+    """Files with a test marked ``slow`` first (a stable sort), so that pytest-xdist starts the long
+    files while the short ones fill in around them, instead of ending on one long file."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)
+
+
 def pytest_runtest_setup(item):
     if item.get_closest_marker("fashion_mnist") and fashion_mnist_gz_dir() is None:
         pytest.fail(
@@ -55,7 +62,7 @@ TINIER_SUBSETS = ["data.train_subset=16", "data.batch_size=8", "data.val_subset=
 
 
 def tiny_run_overrides(results_dir, cache_dir) -> list[str]:
-    """A real training run on a Fashion-MNIST subset, a handful of steps at width 0.125, validated twice."""
+    """A real training run on a Fashion-MNIST subset, a handful of steps at the study width (1/16), validated twice."""
     root = fashion_mnist_gz_dir()
     return [
         "scale=cpu",
@@ -63,7 +70,7 @@ def tiny_run_overrides(results_dir, cache_dir) -> list[str]:
         "allow_outside_results=true",
         f"data.cache_dir={cache_dir}",
         *([f"data.root={root}"] if root else []),
-        "model.width=0.125",
+        "model.width=0.0625",
         "data.batch_size=16",
         "data.eval_batch_size=64",
         "data.train_subset=64",
@@ -96,13 +103,19 @@ def run_folder(results_dir, ablation: str = "aux", variant: str = "bn", seed: in
 @pytest.fixture(scope="session", autouse=True)
 def one_thread_per_test_process():
     """Every test trains on one thread, here and in the processes it starts (OMP_NUM_THREADS=1): a run
-    and its resumed copy use the same kernels, so they compare bitwise, and the pytest-xdist workers
-    (one per core) do not stall each other's thread pools. (Pinning each worker to a core of its own
-    was tried: an offline W&B push on one core then missed its config records in the tests.)"""
+    and its resumed copy use the same kernels, so they compare bitwise. Under pytest-xdist each worker
+    also keeps to cores of its own (os.sched_setaffinity, inherited by the runs it starts), so the
+    workers never stall each other and a grid sees the cores its worker has, as on a smaller machine."""
     previous_env, previous_threads = os.environ.get("OMP_NUM_THREADS"), torch.get_num_threads()
+    previous_cores = os.sched_getaffinity(0)
     os.environ["OMP_NUM_THREADS"] = "1"
     torch.set_num_threads(1)
+    worker, workers = os.environ.get("PYTEST_XDIST_WORKER"), int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    cores = sorted(previous_cores)
+    if worker and len(cores) >= workers > 1:
+        os.sched_setaffinity(0, cores[int(worker.removeprefix("gw")) % workers::workers])
     yield
+    os.sched_setaffinity(0, previous_cores)
     torch.set_num_threads(previous_threads)
     if previous_env is None:
         os.environ.pop("OMP_NUM_THREADS")

@@ -44,7 +44,8 @@ MUTATIONS = (
              "rate ** math.floor(step / period)", "rate ** math.floor((step + 1) / period)",
              ("tests/test_recipe.py",)),
     Mutation("holm_ordering_reversed", "analysis/stats.py",
-             "for i, v in enumerate(p) if not math.isnan(v))", "for i, v in enumerate(p) if not math.isnan(v)), reverse=True)",
+             "family = sorted((v, i) for i, v in enumerate(p) if not math.isnan(v))",
+             "family = sorted(((v, i) for i, v in enumerate(p) if not math.isnan(v)), reverse=True)",
              ("tests/test_analysis_stats.py",)),
     Mutation("aux_weight_ignored", "training/module.py",
              "return main + aux_weight * aux, main, aux", "return main + aux, main, aux",
@@ -95,7 +96,9 @@ def plant(tree: Path, mutation: Mutation) -> None:
     text = path.read_text()
     if text.count(mutation.old) != 1:
         raise LookupError(f"{mutation.name}: its snippet occurs {text.count(mutation.old)} times in {mutation.path}, not once")
-    path.write_text(text.replace(mutation.old, mutation.new))
+    mutated = text.replace(mutation.old, mutation.new)
+    compile(mutated, str(path), "exec")  # a SyntaxError here is a broken mutation, not a caught one
+    path.write_text(mutated)
 
 
 def caught(mutation: Mutation, full: bool, pytest_args: list[str]) -> tuple[bool, float, str]:
@@ -128,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     for mutation in chosen:
         try:
             failed, seconds, last = caught(mutation, args.full, args.pytest_args)
-        except LookupError as error:
+        except (LookupError, SyntaxError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
         print(f"{'caught  ' if failed else 'SURVIVED'} {mutation.name} ({seconds:.0f} s): {last}", flush=True)

@@ -22,6 +22,7 @@ TINY = dict(
 )
 
 
+@pytest.mark.slow
 @needs_fashion_mnist
 def test_bench_writes_every_figure_with_provenance(tmp_path, fmnist_cache):
     overrides = [o for o in tiny_run_overrides(tmp_path, fmnist_cache) if not o.startswith(("scale=", "logger="))]

@@ -3,11 +3,13 @@
 import json
 
 import pandas as pd
+import pytest
 
 from inception_repro.ablations import ablation_names, load_ablation
 from inception_repro.analysis.cost_table import COLUMNS, main
 
 
+@pytest.mark.slow
 def test_cost_table_has_a_row_per_variant_and_provenance(tmp_path):
     main(["--out-dir", str(tmp_path)])
     table = pd.read_csv(tmp_path / "model_costs.csv", dtype={"variant": str})

@@ -64,10 +64,11 @@ def _column(history: list[dict[str, str]], key: str) -> list[float]:
     return [float(r[key]) for r in history]
 
 
+@pytest.mark.slow
 @needs_fashion_mnist
 def test_two_ddp_processes_train_two_epochs_as_one_on_the_same_global_batch_and_resume(tmp_path, fmnist_cache):
     common = [
-        *tiny_run_overrides(tmp_path, fmnist_cache), "trainer.accelerator=cpu", "trainer.sync_batchnorm=true",
+        *tiny_run_overrides(tmp_path, fmnist_cache), "model.width=0.125", "trainer.accelerator=cpu", "trainer.sync_batchnorm=true",
         "trainer.precision=64-true", f"optimizer.lr={LR}", "data.hflip=false", "model.dropout=0",
         "trainer.max_epochs=2", "trainer.checkpoint_every_n_steps=2",
     ]

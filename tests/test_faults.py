@@ -88,6 +88,7 @@ def test_two_grids_at_once_share_the_work_without_clobbering(tmp_path, fmnist_ca
         assert _train_steps(run_dir) == [0, 1, 2, 3]  # trained once: no row twice, none missing
 
 
+@pytest.mark.slow
 @needs_fashion_mnist
 def test_unreachable_wandb_falls_back_to_offline_with_one_warning(tmp_path, fmnist_cache, monkeypatch, recwarn, fresh_wandb):
     monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # a closed port on loopback

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from inception_repro import ablate
 
 from conftest import TINIER_SUBSETS, needs_fashion_mnist, tiny_run_overrides
 
 
+@pytest.mark.slow
 @needs_fashion_mnist
 def test_grid_is_idempotent_and_refuses_to_mix_changed_configs(tmp_path, fmnist_cache, capsys):
     overrides = [*tiny_run_overrides(tmp_path, fmnist_cache), *TINIER_SUBSETS]

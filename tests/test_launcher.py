@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
@@ -49,6 +50,7 @@ def test_sweep_covers_the_runs_to_train(tmp_path):
     assert [o for o in overrides if is_hydra_override(o)] == overrides[-2:]
 
 
+@pytest.mark.slow
 @needs_fashion_mnist
 def test_grid_trains_as_a_local_submitit_array_and_is_not_resent(tmp_path, fmnist_cache, capfd):
     overrides = [*tiny_run_overrides(tmp_path, fmnist_cache), *TINIER_SUBSETS]

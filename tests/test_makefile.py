@@ -77,6 +77,7 @@ def test_args_reach_pytest_and_only_data_overrides_reach_the_data_provider():
     assert shlex.split(provide)[3:] == ["data.root=/srv/fmnist"]
 
 
+@pytest.mark.slow
 @needs_fashion_mnist
 def test_a_real_tiny_make_ablation_with_args(tmp_path, fmnist_cache):
     overrides = tiny_run_overrides(tmp_path, fmnist_cache)

@@ -51,6 +51,7 @@ def _run(configs: Path, *argv: str) -> subprocess.CompletedProcess:
     return done
 
 
+@pytest.mark.slow
 @needs_fashion_mnist
 def test_a_new_ablation_yaml_is_picked_up_end_to_end(tmp_path, fmnist_cache):
     configs = tmp_path / "configs"

@@ -1,8 +1,9 @@
-"""The notebooks, executed by papermill against run records that real short trainings make here.
+"""Every ablation variant trains and records its run; the notebooks, executed by papermill against
+those records.
 
-One session trains every ablation's grid once (tiny runs, 2 seeds), then runs each notebook with
-its parameters pointed at those records and a temporary output folder, and checks the tables and
-figures it writes against the run records themselves.
+One session trains the whole study's grid once (tiny runs, 2 seeds), checks every variant's record,
+then runs each notebook with its parameters pointed at those records and a temporary output folder,
+and checks the tables and figures it writes against the run records themselves.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import nbformat
 import pandas as pd
 import papermill as pm
 import pytest
+import yaml
 from ipykernel.kernelspec import install as install_kernel
 
 from inception_repro import ablate
@@ -25,6 +27,7 @@ from inception_repro.analysis.paper import TABLE2_TOP1_ACC
 from inception_repro.analysis.stats import CLAIMS_COLUMNS
 from inception_repro.analysis import cost_table
 from inception_repro.config import compose_run
+from inception_repro.models import InceptionConfig
 from inception_repro.provenance import project_root
 
 from conftest import TINIER_SUBSETS, needs_fashion_mnist, tiny_run_overrides
@@ -62,6 +65,35 @@ def trained(tmp_path_factory, fmnist_cache):
     broken.mkdir()
     (broken / "summary.json").write_text('{"status": "comp')
     return results
+
+
+SUMMARY_KEYS = {
+    "status", "ablation", "variant", "seed", "scale", "val_top1", "val_top5", "test_top1", "test_top5",
+    "val_top1_raw", "val_top5_raw", "test_top1_raw", "test_top5_raw", "epochs", "wall_time_s",
+    "train_images_per_s", "params", "macs", "git_commit", "torch_version", "device", "started_at", "finished_at",
+    "grid_sizes", "cpu",
+}
+
+
+def test_every_ablation_variant_trains_and_records_a_run(trained):
+    """Each variant x seed of the study has a complete record; a config two grids share is trained
+    once (its checkpoint beside the record that trained it) and recorded under each."""
+    runs = trained / "runs" / "cpu"
+    for ablation in ablation_names():
+        for variant in load_ablation(ablation).variants:
+            for seed in range(SEEDS):
+                run_dir = runs / ablation / variant / f"seed{seed}"
+                on_disk = json.loads((run_dir / "summary.json").read_text())
+                assert on_disk["status"] == "complete" and SUMMARY_KEYS <= on_disk.keys(), run_dir
+                config = yaml.safe_load((run_dir / "config.yaml").read_text())
+                assert (config["ablation"], config["variant"], config["seed"]) == (ablation, variant, seed)
+                assert on_disk["grid_sizes"] == InceptionConfig.from_dict(config["model"]).grid_sizes
+                for key in ("val_top1", "val_top5", "test_top1", "test_top5", "test_top1_raw"):
+                    assert 0.0 <= on_disk[key] <= 1.0
+                header = (run_dir / "metrics.csv").read_text().splitlines()[0].split(",")
+                assert {"step", "train/loss", "val/top1", "lr"} <= set(header)
+                trained_in = runs / on_disk["shared_from"] if "shared_from" in on_disk else run_dir
+                assert (trained_in / "checkpoints" / "last.ckpt").exists(), run_dir
 
 
 def execute(notebook, results, out, kernel):

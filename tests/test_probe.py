@@ -20,6 +20,7 @@ def test_detectable_effect_is_the_power_analysis_one_or_none():
     assert detectable_effect(1.0, 1) is None and detectable_effect(math.nan, 4) is None
 
 
+@pytest.mark.slow
 @needs_fashion_mnist
 def test_probe_records_runs_resumes_and_merges_without_training_again(tmp_path, fmnist_cache, capsys):
     overrides = [o for o in [*tiny_run_overrides(tmp_path, fmnist_cache), *TINIER_SUBSETS] if not o.startswith("results_dir=")]

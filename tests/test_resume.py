@@ -129,6 +129,7 @@ def test_a_run_killed_after_its_last_step_resumes_bitwise(reference, tmp_path, f
     _assert_same_run(run_dir, reference)
 
 
+@pytest.mark.slow
 def test_killed_grid_resumes_the_same_runs_and_wandb_ids(tmp_path, tmp_path_factory, fmnist_cache, monkeypatch):
     """``make ablation-label-smoothing`` killed in its second run, then started again: the first run is
     kept as it was, the second resumes bitwise and continues its W&B run (same id, no second one)."""

@@ -231,6 +231,7 @@ def _summaries(tmp_path, ablation="label_smoothing", variants=("eps0", "eps0.1")
     return {v: json.loads((run_folder(tmp_path, ablation, v) / "summary.json").read_text()) for v in variants}
 
 
+@pytest.mark.slow
 @needs_fashion_mnist
 def test_a_forced_grid_killed_midway_resumes_its_own_fresh_runs(tmp_path, fmnist_cache, capsys):
     overrides = short_run_overrides(tmp_path, fmnist_cache)

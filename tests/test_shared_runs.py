@@ -43,6 +43,7 @@ def test_the_whole_study_trains_each_config_once(tmp_path):
     assert shared["table3/bn_aux/seed0"] == "resolution/299/seed0"
 
 
+@pytest.mark.slow
 @needs_fashion_mnist
 def test_parallel_workers_give_the_sequential_grid_bitwise_and_share_identical_runs(tmp_path, fmnist_cache, capsys):
     seq, par = tmp_path / "sequential", tmp_path / "parallel"

@@ -78,11 +78,22 @@ def test_records_are_read_through_the_store_layout(study):
     assert len(read_records(STUDY)) == len(list(STUDY.glob("*/*/*/seed*/summary.json")))
 
 
+def _push(argv: list[str]) -> int:
+    """``make wandb-push`` in this process; the W&B service is stopped after it, as at the command's
+    exit, so that its offline files are whole before they are read (on one busy core they lag)."""
+    import wandb
+
+    try:
+        return wandb_push.main(argv)
+    finally:
+        wandb.teardown()
+
+
 def test_offline_push_holds_each_record_and_pushing_twice_changes_nothing(study, tmp_path, no_wandb_login, capsys):
     out = tmp_path / "out"
     interrupted = out / "wandb" / "offline-run-20260101_000000-cpu-aux-bn-seed0"
     interrupted.mkdir(parents=True)  # an earlier push killed before it finished this run
-    assert wandb_push.main(["--runs", str(study), "--dir", str(out)]) == 0
+    assert _push(["--runs", str(study), "--dir", str(out)]) == 0
     assert capsys.readouterr().out.startswith("2 pushed, 0 already there")
     assert not interrupted.exists()
     for ablation, variant, seed in PUSHED:
@@ -99,13 +110,13 @@ def test_offline_push_holds_each_record_and_pushing_twice_changes_nothing(study,
         assert summary["record_sha256"] == Record(record).fingerprint
     folders = sorted((out / "wandb").glob("offline-run-*"))
 
-    assert wandb_push.main(["--runs", str(study), "--dir", str(out)]) == 0
+    assert _push(["--runs", str(study), "--dir", str(out)]) == 0
     assert capsys.readouterr().out.startswith("0 pushed, 2 already there")
     assert sorted((out / "wandb").glob("offline-run-*")) == folders
 
     summary = study / "cpu" / "aux" / "bn" / "seed0" / "summary.json"
     summary.write_text(summary.read_text().replace('"status": "complete"', '"status": "complete", "note": 1'))
-    assert wandb_push.main(["--runs", str(study), "--dir", str(out)]) == 1
+    assert _push(["--runs", str(study), "--dir", str(out)]) == 1
     assert "another version of cpu-aux-bn-seed0; delete their offline-run folders" in capsys.readouterr().err
     assert sorted((out / "wandb").glob("offline-run-*")) == folders
 
