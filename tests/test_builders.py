@@ -48,3 +48,11 @@ def test_the_plain_loop_takes_the_lightning_step(tmp_path):
     for mine, theirs in ((loop.model, module.model), (loop.ema.module, module.ema.module)):
         for (name, a), b in zip(mine.state_dict().items(), theirs.state_dict().values()):
             assert torch.equal(a, b), name
+
+
+def test_trainer_compile_compiles_the_network_and_only_then():
+    """A gpu-scale run compiles its network (torch.compile, lazily: nothing is traced until it steps)."""
+    for compiled in (False, True):
+        cfg = compose_run([*TINY, f"trainer.compile={compiled}"])
+        module = build_module(cfg, build_network(cfg, 10))
+        assert (module.model._compiled_call_impl is not None) == compiled
