@@ -66,6 +66,11 @@ def _truncated_copy(tmp_path: Path) -> Path:
         (["model.width=0"], "model.width=0 must be > 0"),
         (["data.batch_size=0"], "data.batch_size=0: must be an integer >= 2"),
         (["data.train_subset=8"], "data.train_subset=8 is smaller than data.batch_size=16"),
+        # issue 27: each of these trained and wrote a record that was silently wrong
+        (["data.val_size=0"], "data.val_size=0: must be an integer in [1, 60000) (a run validates"),
+        (["data.train_subset=60000"], "data.train_subset=60000 is more than the 55000 train images (Fashion-MNIST with data.val_size=5000)"),
+        (["data.val_subset=6000"], "data.val_subset=6000 is more than the 5000 val images"),
+        (["data.test_subset=10001"], "data.test_subset=10001 is more than the 10000 test images"),
         (["data=cifar"], "Could not find 'data/cifar'"),
         (["model.width"], "bad config override"),
         (["trainer.precision=fp7"], "bad trainer config"),

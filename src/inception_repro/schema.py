@@ -75,7 +75,7 @@ class FashionMNISTData:
     batch_size: int = ranged(2, why="batch norm needs 2+ images per training batch")
     eval_batch_size: int = ranged(1)
     num_workers: int = ranged(0)
-    val_size: int = ranged(0, 60000, high_open=True)
+    val_size: int = ranged(1, 60000, high_open=True, why="a run validates; 0 leaves it no validation images")
     split_seed: int = ranged(0)
     train_subset: int | None = ranged(1)
     val_subset: int | None = ranged(1)

@@ -15,6 +15,7 @@ from inception_repro.data.transforms import BatchPreprocess
 from inception_repro.errors import ConfigError
 
 TRAIN_SIZE = 60000
+TEST_SIZE = 10000
 
 
 class InMemoryImages(Dataset):
@@ -60,8 +61,13 @@ class FashionMNISTDataModule(ResumableTrainData, pl.LightningDataModule):
         seed: int = 0,
     ) -> None:
         super().__init__()
-        if not 0 <= val_size < TRAIN_SIZE:
-            raise ConfigError(f"data.val_size={val_size} must be in [0, {TRAIN_SIZE})")
+        if not 0 < val_size < TRAIN_SIZE:
+            raise ConfigError(f"data.val_size={val_size} must be in [1, {TRAIN_SIZE})")
+        available = {"train": TRAIN_SIZE - val_size, "val": val_size, "test": TEST_SIZE}
+        for split, subset in (("train", train_subset), ("val", val_subset), ("test", test_subset)):
+            if subset is not None and subset > available[split]:
+                raise ConfigError(f"data.{split}_subset={subset} is more than the {available[split]} {split} images "
+                                  f"(Fashion-MNIST with data.val_size={val_size}); use at most {available[split]}")
         if batch_size < 1 or eval_batch_size < 1:
             raise ConfigError(f"data.batch_size={batch_size} and data.eval_batch_size={eval_batch_size} must be >= 1")
         if train_subset is not None and train_subset < batch_size:
