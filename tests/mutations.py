@@ -3,8 +3,9 @@
 
 Each mutation replaces one exact snippet of ``src/`` in a temporary copy of this working tree, then
 runs pytest in that copy: the test files that should catch it, or the whole suite with ``--full``
-(a failing file fails the whole suite too). A mutation counts as caught when pytest fails. Exit 0
-when every mutation is caught, 1 when one survives, 2 when a snippet is no longer in its file.
+(a failing file fails the whole suite too). A mutation counts as caught when a test fails (pytest's
+summary says so). Exit 0 when every mutation is caught, 1 when one survives, 2 when a snippet is no longer
+in its file, a mutation does not compile or pytest ends without running the tests.
 """
 
 from __future__ import annotations
@@ -113,7 +114,10 @@ def caught(mutation: Mutation, full: bool, pytest_args: list[str]) -> tuple[bool
         start = time.perf_counter()
         done = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True)
         last = (done.stdout.strip().splitlines() or [""])[-1]
-        return done.returncode != 0, time.perf_counter() - start, last
+        failed = done.returncode in (1, 2) and " failed" in last  # 2: -x stopped the workers after a failure
+        if done.returncode != 0 and not failed:
+            raise RuntimeError(f"{mutation.name}: pytest exited {done.returncode} without a test failing: {last}")
+        return failed, time.perf_counter() - start, last
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     for mutation in chosen:
         try:
             failed, seconds, last = caught(mutation, args.full, args.pytest_args)
-        except (LookupError, SyntaxError) as error:
+        except (LookupError, SyntaxError, RuntimeError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
         print(f"{'caught  ' if failed else 'SURVIVED'} {mutation.name} ({seconds:.0f} s): {last}", flush=True)

@@ -31,7 +31,7 @@ from rich.table import Table
 
 from inception_repro.bench.lightning import lightning_overhead
 from inception_repro.bench.loops import Shape, scaling_point, torchvision_ratio
-from inception_repro.bench.study_rate import study_rate
+from inception_repro.bench.study_rate import WHOLE_STUDY, study_rate
 from inception_repro.cli import run_cli
 from inception_repro.config import compose_run
 from inception_repro.provenance import atomic_write, host_cpu, provenance
@@ -56,7 +56,7 @@ class Settings:
     point_batch: int = 32
     point_steps: int = 5
     study_steps: int = 4
-    study_ablations: tuple[str, ...] = ("all",)  # the study rate's grid: the whole study
+    study_ablations: tuple[str, ...] = WHOLE_STUDY  # the study rate's grid
     overrides: tuple[str, ...] = ()  # for the cpu scale's config, e.g. data.cache_dir=...
 
 

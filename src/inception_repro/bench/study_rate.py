@@ -24,8 +24,10 @@ from inception_repro.ablate import available_cores, parse_ablations, plan_grid
 from inception_repro.bench.loops import scaling_point
 from inception_repro.data.fashion_mnist import TRAIN_SIZE
 
+WHOLE_STUDY = ("all",)  # the ablations whose runs make a seed of the study
 
-def study_runs(overrides: tuple[str, ...] = (), ablations: tuple[str, ...] = ("all",)) -> tuple[list[DictConfig], list[DictConfig]]:
+
+def study_runs(overrides: tuple[str, ...] = (), ablations: tuple[str, ...] = WHOLE_STUDY) -> tuple[list[DictConfig], list[DictConfig]]:
     """The cpu scale's runs of one seed of ``ablations`` (the whole study): all of them, and those
     trained once shared."""
     with tempfile.TemporaryDirectory() as empty:  # an empty store: nothing is recorded yet
@@ -65,7 +67,7 @@ def seeds_per_hour(configs: list[DictConfig], rates: list[float], workers: int) 
     return 3600.0 / seconds
 
 
-def study_rate(steps: int = 4, overrides: tuple[str, ...] = (), ablations: tuple[str, ...] = ("all",)) -> dict:
+def study_rate(steps: int = 4, overrides: tuple[str, ...] = (), ablations: tuple[str, ...] = WHOLE_STUDY) -> dict:
     """The ``before`` and ``after`` seeds per hour of this machine (see the module's docstring)."""
     every, unique = study_runs(overrides, ablations)
     cores = available_cores()
