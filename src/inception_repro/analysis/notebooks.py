@@ -64,12 +64,26 @@ def header_cells(notebook: str, title_and_intro: str) -> list:
             nbformat.v4.new_code_cell(setup_source(notebook))]
 
 
+SCALE_NOTE = (
+    "**Scale.** Our numbers come from the scale in every table's `scale` column, the paper's from "
+    "ImageNet (ILSVRC-2012 val, single crop). At `scale=cpu` the data are Fashion-MNIST (28 px, "
+    "grayscale, 10 classes), the network is 1/16 wide, works on 25 / 12 / 5 module grids, not the "
+    "paper's 35 / 17 / 8 (17 / 8 / 3 where the stem is ablated: docs/scales.md) and trains for one "
+    "short epoch (`configs/scale/cpu.yaml`): a cpu-scale run tests the mechanics and the *direction* "
+    "of an effect, never an ImageNet number. So the paper's values appear only as deltas beside ours, "
+    "never on our accuracy axis."
+)
+"""What every ablation notebook says of the scale, after the ablation's own claim and variants."""
+
+
 def ablation_notebook(ablation: Ablation) -> nbformat.NotebookNode:
-    """The notebook of one ablation, from its YAML."""
+    """The notebook of one ablation, from its YAML: its claim and variants (``notebook.intro``), the
+    scale (``SCALE_NOTE``), then its own caveats (``notebook.caveats``)."""
     spec = ablation.notebook or {}
     title = spec.get("title") or f"{ablation.paper_section}: {ablation.name}"
     intro = spec.get("intro") or f"**Claim ({ablation.paper_section}).** {ablation.claim}"
-    cells = header_cells(ablation.name, f"# {title}\n\n{intro.strip()}")
+    prose = "\n\n".join(t.strip() for t in (intro, SCALE_NOTE, spec.get("caveats") or "") if t.strip())
+    cells = header_cells(ablation.name, f"# {title}\n\n{prose}")
     for section in spec.get("sections") or DEFAULT_SECTIONS:
         heading = "\n\n".join(t.strip() for t in (f"## {section['title']}" if section.get("title") else "",
                                                      section.get("text") or "") if t)
