@@ -20,7 +20,7 @@ import torch
 from inception_repro.data import DEBIAN_FASHION_MNIST_DIR
 from inception_repro.data.fashion_mnist_files import FILES
 from inception_repro.provenance import project_root
-from inception_repro.runs import run_path
+from inception_repro.store import run_path
 
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")

@@ -50,11 +50,12 @@ def write_run(root, ablation, variant, seed_dir, content, history=True):
         (run / "summary.json").write_text(text)
     if history:
         (run / "metrics.csv").write_text(
-            "step,epoch,train/loss,val/top1,lr\n"
-            "10,0,2.0,,0.045\n"
-            "20,0,,0.5,\n"
-            "30,1,1.5,,0.042\n"
-            "40,1,,0.7,\n"
+            "step,epoch,train/loss,val/top1,lr,test/top1,test/top5\n"
+            "10,0,2.0,,0.045,,\n"
+            "20,0,,0.5,,,\n"
+            "30,1,1.5,,0.042,,\n"
+            "40,1,,0.7,,,\n"
+            "40,2,,,,0.7,0.9\n"  # the test row ends a complete run's history
         )
     (run / "config.yaml").write_text(f"ablation: {ablation}\nvariant: {variant}\n")
     return run
@@ -137,7 +138,7 @@ def test_collect_history_is_wide_with_run_identity(results):
     assert list(history.columns[:6]) == ["ablation", "variant", "seed", "scale", "status",
                                         "run_dir"]
     assert {"step", "epoch", "train/loss", "val/top1", "lr"} <= set(history.columns)
-    assert len(history) == 4 * 7  # 6 complete + 1 failed, 4 rows each; incomplete has no CSV
+    assert len(history) == 5 * 7  # 6 complete + 1 failed, 5 rows each; incomplete has no CSV
     assert history["val/top1"].notna().sum() == 2 * 7
     assert set(history["status"]) == {"complete", "failed"}
 

@@ -15,7 +15,7 @@ from inception_repro import ablate, train
 from inception_repro.analysis.collect import collect_runs
 from inception_repro.config import compose_run
 from inception_repro.data.fashion_mnist_files import FILES
-from inception_repro.runs import RunFolder, config_hash
+from inception_repro.store import RunFolder, config_hash
 
 from conftest import error_line, fashion_mnist_gz_dir, needs_fashion_mnist, tiny_run_overrides
 

@@ -12,7 +12,7 @@ def test_last_checkpoint_is_saved_by_wall_time_on_logged_steps_and_after_the_las
     clock = [0.0]
     monkeypatch.setattr(checkpoint.time, "monotonic", lambda: clock[0])
     saved = []
-    trainer = SimpleNamespace(global_step=0, log_every_n_steps=5, estimated_stepping_batches=23,
+    trainer = SimpleNamespace(global_step=0, log_every_n_steps=5, estimated_stepping_batches=23, received_sigterm=False,
                               strategy=SimpleNamespace(broadcast=lambda decision: decision),
                               save_checkpoint=lambda path, weights_only: saved.append(trainer.global_step))
     callback = LastCheckpoint(tmp_path / "last.ckpt", {}, every_n_steps=None, every_minutes=1.0)

@@ -26,7 +26,7 @@ def test_cpu_scale_validates_ten_times_per_run_the_last_at_the_last_step(tmp_pat
         rows = [row for row in csv.DictReader(f) if row["val/top1"]]
     # After every 2nd step; Lightning logs the validation after step k at row k - 1, as its training rows.
     assert [int(float(row["step"])) for row in rows] == list(range(1, 20, 2))
-    assert summary["global_step"] == 20 and float(rows[-1]["val/top1"]) == summary["val_top1"]
+    assert summary.global_step == 20 and float(rows[-1]["val/top1"]) == summary.metrics["val_top1"]
 
 
 def test_the_validation_subset_is_the_same_for_every_seed(fmnist_cache):

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from inception_repro import ablate, train
-from inception_repro.runs import RunFolder
+from inception_repro.store import RunFolder
 from inception_repro.training.checkpoint import AtomicCheckpointIO
 from inception_repro.training.tracking import make_wandb_logger
 

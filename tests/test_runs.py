@@ -3,7 +3,7 @@
 import json
 
 from inception_repro.config import compose_run
-from inception_repro.runs import STORES, read_records, run_path
+from inception_repro.store import STORES, read_records, run_path
 
 
 def test_the_config_run_dir_is_the_layout_and_defaults_to_the_local_store():

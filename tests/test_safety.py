@@ -17,7 +17,7 @@ from inception_repro import ablate, cli, train
 from inception_repro.config import compose_run
 from inception_repro.errors import ConfigError
 from inception_repro.provenance import atomic_write, project_root
-from inception_repro.runs import RunFolder, RunRecordError, run_identity
+from inception_repro.store import RunFolder, RunRecordError, Summary, run_identity
 from inception_repro.training.history import HistoryLogger
 
 from conftest import error_line, kill_once_logged, needs_fashion_mnist, run_folder, short_run_overrides, tiny_run_overrides
@@ -71,14 +71,14 @@ def test_clear_removes_only_a_folder_recording_this_run(tmp_path):
     (folder.root / "notes.txt").write_text("keep me")
     with pytest.raises(RunRecordError, match="it is not a run folder"):
         folder.clear(run_identity(cfg))
-    folder.write_summary({"status": "complete", "ablation": "aux", "variant": "bn", "seed": 1, "scale": "cpu"})
+    folder.write_summary(Summary(status="complete", ablation="aux", variant="bn", seed=1, scale="cpu"))
     with pytest.raises(RunRecordError, match="it records another run"):
         folder.clear(run_identity(cfg))
     folder.summary.write_text('{"status": "compl')
     with pytest.raises(RunRecordError, match="its summary.json is not valid JSON"):
         folder.clear(run_identity(cfg))
     assert (folder.root / "notes.txt").read_text() == "keep me"
-    folder.write_summary({"status": "failed", "ablation": "aux", "variant": "bn", "seed": 0, "scale": "cpu"})
+    folder.write_summary(Summary(status="failed", ablation="aux", variant="bn", seed=0, scale="cpu"))
     folder.clear(run_identity(cfg))
     assert not folder.root.exists()
 
@@ -114,11 +114,11 @@ def test_a_failed_record_of_a_bad_config_never_blocks_the_corrected_one(tmp_path
     argv = ["ablation=aux", "variant=bn", *tiny_run_overrides(tmp_path, fmnist_cache)]
     folder = RunFolder(run_folder(tmp_path))
     folder.root.mkdir(parents=True)
-    folder.write_summary({"status": "failed", "ablation": "aux", "variant": "bn", "seed": 0, "scale": "cpu",
-                          "config_hash": "0123456789abcdef", "failure": "non-finite loss nan at step 3"})
+    folder.write_summary(Summary(status="failed", ablation="aux", variant="bn", seed=0, scale="cpu",
+                                 config_hash="0123456789abcdef", failure="non-finite loss nan at step 3"))
     assert train.main(argv) == 0
     summary = folder.read_summary()
-    assert summary["status"] == "complete" and summary["config_hash"] != "0123456789abcdef"
+    assert summary.status == "complete" and summary.config_hash != "0123456789abcdef"
 
 
 @needs_fashion_mnist
@@ -165,10 +165,10 @@ def test_resume_on_another_thread_count_or_cpu_warns_and_records_both(tmp_path, 
     assert train.main(argv) == 0
     folder = RunFolder(run_folder(tmp_path))
     summary = folder.read_summary()
-    assert summary["num_threads"] == torch.get_num_threads() == 1
-    assert summary["cpu"] and "cpu_resumed" not in summary
+    assert summary.num_threads == torch.get_num_threads() == 1
+    assert summary.cpu and summary.cpu_resumed is None
     # as if killed after its last step on another machine
-    folder.write_summary({**summary, "status": "incomplete", "num_threads": 7, "cpu": "another CPU"})
+    folder.write_summary(summary.updated(status="incomplete", num_threads=7, cpu="another CPU"))
     calls = []
     real_fit = pl.Trainer.fit
     monkeypatch.setattr(pl.Trainer, "fit", lambda self, *a, **k: calls.append(k) or real_fit(self, *a, **k))
@@ -176,8 +176,8 @@ def test_resume_on_another_thread_count_or_cpu_warns_and_records_both(tmp_path, 
           pytest.warns(UserWarning, match=r"resuming on another CPU \(.+\) than the run started on \(another CPU\)")):
         assert train.main(argv) == 0
     resumed = folder.read_summary()
-    assert resumed["num_threads"] == 7 and resumed["num_threads_resumed"] == 1 and resumed["status"] == "complete"
-    assert resumed["cpu"] == "another CPU" and resumed["cpu_resumed"] == summary["cpu"]
+    assert resumed.num_threads == 7 and resumed.num_threads_resumed == 1 and resumed.status == "complete"
+    assert resumed.cpu == "another CPU" and resumed.cpu_resumed == summary.cpu
     assert calls[0]["weights_only"] is True and calls[0]["ckpt_path"] == folder.last_checkpoint
 
 
@@ -188,7 +188,7 @@ def test_record_files_are_synced_and_readable_by_others(tmp_path, monkeypatch):
     previous = os.umask(0o022)
     try:
         folder = RunFolder(tmp_path / "run")
-        folder.write_summary({"status": "incomplete"})
+        folder.write_summary(Summary(status="incomplete", ablation="aux", variant="bn", seed=0))
     finally:
         os.umask(previous)
     assert stat.S_IMODE(folder.summary.stat().st_mode) == 0o644
@@ -254,7 +254,7 @@ def test_a_forced_grid_killed_midway_resumes_its_own_fresh_runs(tmp_path, fmnist
     assert after["eps0.1"]["started_at"] == killed["eps0.1"]["started_at"] and after["eps0.1"]["status"] == "complete"
     assert not (tmp_path / "runs" / "cpu" / "label_smoothing" / ".force-plan.json").exists()
     planned = ablate.plan_grid(["label_smoothing"], None, "1", overrides, force=True)  # that grid is done: FORCE=1 redoes all
-    assert [(run.action, run.restart) for run in planned] == [("train", True), ("train", True)]
+    assert [run.action for run in planned] == ["restart", "restart"]
 
 
 @needs_fashion_mnist
@@ -262,14 +262,14 @@ def test_retry_failed_retrains_only_the_failed_runs(tmp_path, fmnist_cache, caps
     argv = ["label_smoothing", "--seeds", "1", "--", *tiny_run_overrides(tmp_path, fmnist_cache)]
     assert ablate.main(argv) == 0
     failed = RunFolder(run_folder(tmp_path, "label_smoothing", "eps0"))
-    failed.write_summary({**failed.read_summary(), "status": "failed", "failure": "non-finite loss nan at step 2"})
+    failed.write_summary(failed.read_summary().updated(status="failed", failure="non-finite loss nan at step 2"))
     done = run_folder(tmp_path, "label_smoothing", "eps0.1") / "summary.json"
     kept = done.read_bytes()
     assert ablate.main(argv) == 1  # listed, not retrained
     capsys.readouterr()
     assert ablate.main([*argv[:3], "--retry-failed", *argv[3:]]) == 0
     assert "1 to train, 1 already recorded" in capsys.readouterr().out
-    assert failed.read_summary()["status"] == "complete" and done.read_bytes() == kept
+    assert failed.read_summary().status == "complete" and done.read_bytes() == kept
 
 
 # -- data, crashes -----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import torch
 from inception_repro import ablate
 from inception_repro.config import compose_run
 from inception_repro.errors import ConfigError
-from inception_repro.runs import config_hash
+from inception_repro.store import config_hash
 
 from conftest import TINIER_SUBSETS, needs_fashion_mnist, run_folder, tiny_run_overrides
 

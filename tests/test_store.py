@@ -10,7 +10,7 @@ import pytest
 
 from inception_repro import ablate
 from inception_repro.compare import BITWISE, DIFFERENT, NOISE, UNMATCHED, compare_with_study
-from inception_repro.runs import read_record, read_records, run_path
+from inception_repro.store import read_record, read_records, run_path
 
 from conftest import needs_fashion_mnist, tiny_run_overrides
 

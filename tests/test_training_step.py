@@ -13,7 +13,7 @@ import torch
 
 from inception_repro import train
 from inception_repro.config import compose_run
-from inception_repro.runs import RunFolder
+from inception_repro.store import RunFolder, Summary, begin
 
 from conftest import needs_fashion_mnist, run_folder, tiny_run_overrides
 
@@ -75,8 +75,8 @@ def test_the_training_step_syncs_only_on_the_steps_it_logs(tmp_path, fmnist_cach
     run.trainer.callbacks.append(clock)
     counts = _count_reads(monkeypatch, clock)
     with folder.locked():
-        summary = train._fit(cfg, folder, run, previous={})
-    assert summary["status"] == "complete" and summary["global_step"] == STEPS
+        summary = train._record_fit(cfg, run, begin(folder, cfg, "train", run.costs))
+    assert summary.status == "complete" and summary.global_step == STEPS
     syncing = sorted({step for step, _ in counts})
     assert syncing and set(syncing) <= set(range(EVERY, STEPS + 1, EVERY)), counts
     with open(folder.metrics) as f:
@@ -89,11 +89,11 @@ def test_a_non_finite_loss_fails_the_run_before_any_checkpoint_past_it(tmp_path,
     """Checked before every checkpoint (here one per step, the history every 100): the failure names the
     first bad step and the checkpoint is that step's starting weights, as when every step was checked."""
     summary = _diverging_run(tmp_path, fmnist_cache, "trainer.log_every_n_steps=100", "trainer.checkpoint_every_n_steps=1")
-    failed_at = int(summary["failure"].rsplit(" ", 1)[1])
+    failed_at = int(summary.failure.rsplit(" ", 1)[1])
     run_dir = run_folder(tmp_path)
     checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
     assert checkpoint["global_step"] == failed_at < STEPS
-    assert json.loads((run_dir / "summary.json").read_text())["failure"] == summary["failure"]
+    assert json.loads((run_dir / "summary.json").read_text())["failure"] == summary.failure
 
 
 @needs_fashion_mnist
@@ -101,16 +101,16 @@ def test_a_non_finite_loss_is_caught_at_the_next_logged_step(tmp_path, fmnist_ca
     """No checkpoint in between: the step goes on without a sync until the history's next row."""
     summary = _diverging_run(tmp_path, fmnist_cache, f"trainer.log_every_n_steps={EVERY}",
                              "trainer.checkpoint_every_minutes=null")
-    failed_at = int(summary["failure"].rsplit(" ", 1)[1])
-    assert summary["global_step"] % EVERY == 0 and failed_at < summary["global_step"] <= failed_at + EVERY
+    failed_at = int(summary.failure.rsplit(" ", 1)[1])
+    assert summary.global_step % EVERY == 0 and failed_at < summary.global_step <= failed_at + EVERY
     assert not (run_folder(tmp_path) / "checkpoints" / "last.ckpt").exists()
 
 
-def _diverging_run(tmp_path, fmnist_cache, *overrides: str) -> dict:
+def _diverging_run(tmp_path, fmnist_cache, *overrides: str) -> Summary:
     """SGD at LR 1e15: the loss is NaN within a few steps; the run's summary. (At width 0.125 the loss
     goes NaN before the weights do; at 1/16 a weight can overflow first, which fails the run as well.)"""
     cfg = compose_run([*tiny_run_overrides(tmp_path, fmnist_cache), "ablation=aux", "variant=bn", "optimizer=sgd",
                        "optimizer.lr=1e15", "model.width=0.125", f"data.train_subset={16 * STEPS}", *overrides])
     summary = train.train_run(cfg)
-    assert summary["status"] == "failed" and summary["failure"].startswith("non-finite loss nan at step "), summary
+    assert summary.status == "failed" and summary.failure.startswith("non-finite loss nan at step "), summary
     return summary

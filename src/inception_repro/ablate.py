@@ -10,7 +10,7 @@ than mixed with the new ones (``--force`` reruns it); a failed one is replaced. 
 process is training (its folder is locked) is skipped and reported; the grid goes on.
 ``--launcher slurm`` (or ``local``) trains the runs as one job array instead (inception_repro.slurm).
 
-A run is identified by its config (``runs.config_hash``; the names ablation and variant do not
+A run is identified by its config (``store.config_hash``; the names ablation and variant do not
 count): runs of several grids with one config train once and the others record that run, their
 summary naming it in ``shared_from`` (e.g. aux/bn and factorization/baseline are one run).
 ``--jobs N`` trains N runs at once in worker processes; each run's thread count is its config's
@@ -19,17 +19,19 @@ summary naming it in ``shared_from`` (e.g. aux/bn and factorization/baseline are
 
 from __future__ import annotations
 
-import json
+import ctypes
 import logging
 import os
+import signal
 import statistics
 import sys
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from contextlib import redirect_stderr, redirect_stdout
-from dataclasses import dataclass
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig
 from rich.console import Console
@@ -39,33 +41,21 @@ from inception_repro.ablations import ablation_names, load_ablation
 from inception_repro.cli import ArgumentParser, run_cli
 from inception_repro.config import compose_run
 from inception_repro.distributed import launched_as_rank_zero
-from inception_repro.errors import ConfigError, UserError
+from inception_repro.errors import ConfigError, Stopped
 from inception_repro.compare import compare_with_study
-from inception_repro.provenance import atomic_write, project_root
-from inception_repro.runs import (
-    STORES, RunBusyError, RunFolder, RunRecordError, complete_runs_by_hash, config_hash, read_record,
+from inception_repro.metrics import STUDY_METRIC
+from inception_repro.provenance import project_root
+from inception_repro.store import (
+    STORES, RunBusyError, RunFolder, RunRecordError, Summary, read_record, reopen_run, restart_run, run_identity,
 )
+from inception_repro.store.decision import RESTART, RETRY, SHARE
+from inception_repro.store.plan import PlannedRun, plan_runs
 from inception_repro.slurm import LAUNCHERS, is_hydra_override, send_grid
-from inception_repro.train import restart_run, train_run
+from inception_repro.train import train_run
 
 console = Console()
-GRID_KEYS = ("ablation", "variant", "seed", "run_dir")  # set per run by the grid, never by its overrides
-
-
-@dataclass
-class PlannedRun:
-    variant: str
-    seed: int
-    cfg: DictConfig
-    folder: RunFolder
-    action: str  # train | resume | share | skip | failed | busy
-    restart: bool = False  # delete its record first (forced, retried, or replacing a failed one)
-    plan: ForcePlan | None = None  # the forced grid's, shared by its runs
-    source: PlannedRun | RunFolder | None = None  # share: the run of the same config it records
-
-    @property
-    def name(self) -> str:
-        return f"{self.cfg.ablation}/{self.variant}/seed{self.seed}"
+GRID_KEYS = ("ablation", "variant", "seed", "run_dir")
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies  # set per run by the grid, never by its overrides
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -90,12 +80,8 @@ def parse_ablations(names: list[str]) -> list[str]:
 def plan_grid(
     names: list[str], scale: str | None, seeds: str | None, overrides: list[str], force: bool, retry_failed: bool = False
 ) -> list[PlannedRun]:
-    """Compose (and so validate) every run of the grids and decide what to do with it, before any training starts.
-
-    ``force`` restarts every run but those this same forced grid restarted before it was killed
-    (they resume); ``retry_failed`` restarts the failed runs only. A run whose config another
-    complete or planned run has is shared rather than trained (``share_identical``).
-    """
+    """Compose (and so validate) every run of the grids, seed by seed (a grid stopped early has whole
+    seeds to pair), and let the store decide what to do with each (``store.plan.plan_runs``)."""
     set_here = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") in GRID_KEYS]
     if set_here:
         raise ConfigError(
@@ -103,30 +89,8 @@ def plan_grid(
             "or train one run with python -m inception_repro.train"
         )
     configs = [cfg for name in names for cfg in _grid_configs(name, scale, seeds, overrides)]
-    configs.sort(key=lambda cfg: int(cfg.seed))  # seed by seed: a grid stopped early has whole seeds to pair
-    plan = ForcePlan.of(configs) if force else None
-    planned, stale = [], []
-    for cfg in configs:
-        run = PlannedRun(str(cfg.variant), int(cfg.seed), cfg, RunFolder(Path(cfg.run_dir)), "train", plan=plan)
-        summary = run.folder.read_summary()
-        if plan and not (summary and summary.get("force_token") == plan.token):
-            run.restart = True
-        elif summary:
-            change = run.folder.config_change(summary, cfg)
-            if change and not run.folder.replaceable(summary):
-                stale.append(f"{run.folder.root} ({change})")
-            run.restart = bool(change) or (retry_failed and summary["status"] == "failed")
-            if not run.restart:
-                run.action = {"complete": "skip", "failed": "failed"}.get(summary["status"], run.action)
-        if run.action == "train" and not run.restart and run.folder.last_checkpoint.exists():
-            run.action = "resume"
-        planned.append(run)
-    if stale:
-        raise UserError(
-            "config changed since these runs were made; refusing to mix them (FORCE=1 reruns): " + "; ".join(stale)
-        )
-    share_identical(planned, {} if force else complete_runs_by_hash(configs[0].results_dir, configs[0].scale.name))
-    return planned
+    configs.sort(key=lambda cfg: int(cfg.seed))
+    return plan_runs(configs, force, retry_failed)
 
 
 def _grid_configs(name: str, scale: str | None, seeds: str | None, overrides: list[str]) -> list[DictConfig]:
@@ -138,67 +102,19 @@ def _grid_configs(name: str, scale: str | None, seeds: str | None, overrides: li
     return [compose_run([*common, f"variant={v}", f"seed={s}"]) for v in ablation.variants for s in seed_list]
 
 
-def share_identical(planned: list[PlannedRun], recorded: dict[str, RunFolder]) -> None:
-    """Mark each run to train whose config hash another run has as ``share``: a complete run of the
-    store (``recorded``) or, failing that, the first planned run of that config (which trains)."""
-    first: dict[str, PlannedRun] = {}
-    for run in sorted(planned, key=lambda r: r.action != "skip"):  # complete runs first: they are the sources
-        key = config_hash(run.cfg)
-        if run.action == "skip":
-            first.setdefault(key, run)
-        if run.action not in ("train", "resume"):
-            continue
-        source = recorded.get(key) or first.get(key)
-        if source is None or (isinstance(source, RunFolder) and source.root == run.folder.root):
-            first[key] = run
-        else:
-            run.action, run.source, run.restart = "share", source, True
-
-
-@dataclass
-class ForcePlan:
-    """The token a forced grid marks the runs it restarts with, kept in a file until the grid has
-    run them all: the same command started again after a crash finds it and resumes those runs."""
-
-    path: Path
-    token: str
-
-    @classmethod
-    def of(cls, configs: list[DictConfig]) -> ForcePlan:
-        """The plan of this grid: the one a killed run of it left, else a new one."""
-        grid = sorted(f"{cfg.run_dir} {config_hash(cfg)}" for cfg in configs)
-        path = Path(configs[0].run_dir).parent.parent / ".force-plan.json"
-        try:
-            saved = json.loads(path.read_text())
-            if saved["grid"] == grid:
-                return cls(path, str(saved["token"]))
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
-        plan = cls(path, uuid.uuid4().hex)
-        if launched_as_rank_zero():  # ranks > 0 of a DDP grid find rank 0's plan
-            path.parent.mkdir(parents=True, exist_ok=True)
-            text = json.dumps({"grid": grid, "token": plan.token}, indent=2) + "\n"
-            atomic_write(path, lambda p: p.write_text(text))
-        return plan
-
-    def done(self) -> None:
-        if launched_as_rank_zero():
-            self.path.unlink(missing_ok=True)
-
-
 def run_grid(planned: list[PlannedRun], launcher: str | None = None, overrides: list[str] | None = None,
              jobs: int = 1) -> None:
     """Train the runs not yet recorded here, ``jobs`` at a time, or send them to ``launcher`` as one
     job array; record the shared runs as their sources complete."""
     plan = planned[0].plan
-    todo = [p for p in planned if p.action in ("train", "resume")]
-    shares = [p for p in planned if p.action == "share"]
+    todo = [p for p in planned if p.to_train]
+    shares = [p for p in planned if p.action == SHARE]
     at_once = f" ({min(jobs, len(todo))} at a time)" if min(jobs, len(todo)) > 1 else ""
     where = f" on {launcher} at scale={planned[0].cfg.scale.name}" if launcher else at_once
     console.print(f"[bold]{len(planned)} runs[/]: {len(todo)} to train{where}, {len(planned) - len(todo) - len(shares)} "
                   f"already recorded, {len(shares)} shared with a run of the same config", soft_wrap=True)
     token = plan.token if plan else uuid.uuid4().hex
-    todo = [run for run in todo if _restart(run, token)]
+    todo = [run for run in todo if _prepare_record(run, token)]
     pending = [run for run in shares if any(run.source is t for t in todo)]  # recorded when the run they share ends
     for run in shares:
         if not any(run is p for p in pending):
@@ -217,13 +133,13 @@ def run_grid(planned: list[PlannedRun], launcher: str | None = None, overrides: 
 def _train_all(todo: list[PlannedRun], shares: list[PlannedRun], jobs: int) -> None:
     """Train ``todo`` (in this process, or in ``jobs`` worker processes), each run's shares recorded when it ends."""
 
-    def finished(run: PlannedRun, summary: dict | None, error: BaseException | None = None) -> None:
+    def finished(run: PlannedRun, summary: Summary | None, error: BaseException | None = None) -> None:
         if isinstance(error, RunBusyError):
             run.action = "busy"
             console.print(f"[yellow]skipped[/]: {error}", soft_wrap=True)
         elif error is None and summary is not None:
-            result = f"test top-1 {summary['test_top1']:.4f}" if summary["status"] == "complete" else summary.get("failure")
-            console.print(f"{run.name}: {summary['status']}, {result}", soft_wrap=True)
+            result = f"test top-1 {summary.metrics[STUDY_METRIC]:.4f}" if summary.status == "complete" else summary.failure
+            console.print(f"{run.name}: {summary.status}, {result}", soft_wrap=True)
         for shared in (s for s in shares if s.source is run):
             _share(shared)
 
@@ -240,7 +156,8 @@ def _train_all(todo: list[PlannedRun], shares: list[PlannedRun], jobs: int) -> N
         return
     console.print(f"{jobs} workers; each run's output (its progress) goes to .seed<k>.log beside its folder, "
                   f"e.g. {todo[0].folder.log_path}", soft_wrap=True)
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"), initializer=_quiet_worker) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"), initializer=_grid_worker,
+                             initargs=(os.getpid(),)) as pool, _sigterm_stops(pool):
         futures: dict[Future, PlannedRun] = {pool.submit(train_in_worker, run.cfg): run for run in todo}
         for i, future in enumerate(as_completed(futures), 1):
             run = futures[future]
@@ -250,12 +167,35 @@ def _train_all(todo: list[PlannedRun], shares: list[PlannedRun], jobs: int) -> N
             except RunBusyError as error:
                 finished(run, None, error)
             except BaseException:
-                pool.shutdown(cancel_futures=True)  # the runs already training finish; no new one starts
+                pool.shutdown(wait=False, cancel_futures=True)  # the runs already training finish; no new one starts
                 raise
 
 
-def _quiet_worker() -> None:
-    """A grid worker: Lightning's info lines off (its run's log file keeps the rest)."""
+@contextmanager
+def _sigterm_stops(pool: ProcessPoolExecutor) -> Iterator[None]:
+    """While the workers train, a SIGTERM to the grid (SLURM's preemption, ``kill``) stops it: each worker
+    gets one too, saves its run's checkpoint at the end of the step and stops; the grid then exits 143."""
+
+    def stop(signum: int, _frame: Any) -> None:
+        for process in list((pool._processes or {}).values()):  # the pool's workers (CPython keeps them there)
+            process.terminate()
+        raise Stopped("the grid was stopped by SIGTERM; each run in training saved its checkpoint: "
+                      "run the same command to resume", signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _grid_worker(parent: int) -> None:
+    """A grid worker: it gets SIGTERM (it saves its run's checkpoint and stops) when the grid's process
+    dies, even by SIGKILL; Lightning's info lines off (its run's log file keeps the rest)."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # it died before the line above
+            os.kill(os.getpid(), signal.SIGTERM)
     for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
@@ -273,7 +213,7 @@ def _share(run: PlannedRun) -> None:
     source = run.source.folder if isinstance(run.source, PlannedRun) else run.source
     try:
         with run.folder.locked():
-            run.folder.write_shared(source, run.cfg)
+            run.folder.write_shared(source, run.cfg, run_identity(run.cfg))
     except RunBusyError as error:
         run.action = "busy"
         console.print(f"[yellow]skipped[/]: {error}", soft_wrap=True)
@@ -317,13 +257,13 @@ def check_jobs(planned: list[PlannedRun], jobs: int) -> None:
                           "depends on its thread count")
 
 
-def _restart(run: PlannedRun, token: str) -> bool:
-    """Delete a run's record before training it again, if the plan says so (rank 0 only); False,
-    and the run marked busy, if another process holds it."""
-    if not run.restart or not launched_as_rank_zero():
+def _prepare_record(run: PlannedRun, token: str) -> bool:
+    """Delete a run's record before training it again, or reopen a failed one to retry it, if the plan
+    says so (rank 0 only); False, and the run marked busy, if another process holds it."""
+    if run.action not in (RESTART, RETRY) or not launched_as_rank_zero():
         return True
     try:
-        restart_run(run.cfg, token)
+        restart_run(run.cfg, token) if run.action == RESTART else reopen_run(run.cfg)
     except RunBusyError as error:
         run.action = "busy"
         console.print(f"[yellow]skipped[/]: {error}", soft_wrap=True)
@@ -331,10 +271,10 @@ def _restart(run: PlannedRun, token: str) -> bool:
     return True
 
 
-def _problem(run: PlannedRun, summary: dict) -> str:
+def _problem(run: PlannedRun, summary: Summary | None) -> str:
     """``seed1: failed (non-finite loss nan at step 7)``; a run another process holds says so."""
-    detail = "trained by another process" if run.action == "busy" else summary.get("failure")
-    return f"seed{run.seed}: {summary['status']}" + (f" ({detail})" if detail else "")
+    detail = "trained by another process" if run.action == "busy" else summary and summary.failure
+    return f"seed{run.seed}: {summary.status if summary else 'missing'}" + (f" ({detail})" if detail else "")
 
 
 def results_tables(planned: list[PlannedRun]) -> list[Table]:
@@ -352,13 +292,13 @@ def results_table(planned: list[PlannedRun]) -> Table:
         table.add_column(column)
     for variant in dict.fromkeys(p.variant for p in planned):
         runs = [p for p in planned if p.variant == variant]
-        summaries = [(p, p.folder.read_summary() or {"status": "missing"}) for p in runs]
-        done = [s for _, s in summaries if s["status"] == "complete"]
-        accs = [s["test_top1"] for s in done]
+        summaries = [(p, p.folder.read_summary()) for p in runs]
+        done = [s for _, s in summaries if s and s.status == "complete"]
+        accs = [s.metrics[STUDY_METRIC] for s in done]
         acc = f"{statistics.mean(accs):.4f} ± {statistics.stdev(accs):.4f}" if len(accs) > 1 else (f"{accs[0]:.4f}" if accs else "-")
-        wall = sum(s.get("wall_time_s", 0.0) for _, s in summaries if "shared_from" not in s)
-        shared = sum("shared_from" in s for _, s in summaries)
-        problems = ", ".join(_problem(p, s) for p, s in summaries if s["status"] != "complete")
+        wall = sum(s.wall_time_s or 0.0 for _, s in summaries if s and not s.shared_from)
+        shared = sum(bool(s and s.shared_from) for _, s in summaries)
+        problems = ", ".join(_problem(p, s) for p, s in summaries if not (s and s.status == "complete"))
         wall_text = " + ".join([*([f"{wall / 60:.1f} min"] if shared < len(runs) else []),
                                 *([f"{shared} shared"] if shared else [])])
         table.add_row(variant, f"{len(done)}/{len(runs)}", acc, wall_text, problems or "-")
@@ -407,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
         for table in results_tables(planned):
             console.print(table)
         print_comparison(planned)
-        complete = all((p.folder.read_summary() or {}).get("status") == "complete" for p in planned)
+        complete = all(getattr(p.folder.read_summary(), "status", None) == "complete" for p in planned)
         return 0 if complete else 1
 
     return run_cli(run, sys.argv[1:] if argv is None else argv)

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from inception_repro.errors import ConfigError, UserError
+from inception_repro.errors import ConfigError, Stopped, UserError
 from inception_repro.provenance import project_root
 
 CRASH_LOG = "crash.log"
@@ -65,6 +65,9 @@ def _message(error: BaseException) -> str:
 def run_cli(command: Callable[[list[str]], int], argv: list[str]) -> int:
     try:
         return command(argv)
+    except Stopped as error:
+        print(f"error: {_message(error)}", file=sys.stderr)
+        return error.exit_status
     except UserError as error:
         print(f"error: {_message(error)}", file=sys.stderr)
         return 2

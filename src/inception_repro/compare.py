@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from inception_repro.metrics import STUDY_METRIC
 from inception_repro.provenance import short_commit
-from inception_repro.runs import RunRecord, read_records
+from inception_repro.store import RunRecord, read_records
 
 BITWISE, NOISE, DIFFERENT, UNMATCHED = "bitwise equal", "equal within noise", "different", "no committed record"
 PROVENANCE = (
@@ -76,7 +77,7 @@ def provenance_differences(mine: dict[str, Any], committed: dict[str, Any]) -> l
 
 def seed_spread(committed: list[RunRecord]) -> tuple[float, int] | None:
     """(max - min of test top-1, number of seeds) over complete committed runs, or None below two seeds."""
-    accs = [r.summary["test_top1"] for r in committed if r.problem is None and r.summary["status"] == "complete"]
+    accs = [r.summary[STUDY_METRIC] for r in committed if r.problem is None and r.summary["status"] == "complete"]
     return (max(accs) - min(accs), len(accs)) if len(accs) > 1 else None
 
 
@@ -90,8 +91,8 @@ def compare_run(mine: RunRecord, committed: RunRecord | None, spread: tuple[floa
     a, b = mine.summary, committed.summary
     if final_metrics(a) == final_metrics(b) and history(mine.root) == history(committed.root):
         return Comparison(name, BITWISE)
-    delta = a["test_top1"] - b["test_top1"]
-    detail = f"test top-1 {a['test_top1']:.4f} vs committed {b['test_top1']:.4f}"
+    delta = a[STUDY_METRIC] - b[STUDY_METRIC]
+    detail = f"test top-1 {a[STUDY_METRIC]:.4f} vs committed {b[STUDY_METRIC]:.4f}"
     if spread is None:
         verdict, detail = DIFFERENT, f"{detail}; fewer than 2 committed seeds, no spread to compare with"
     else:

@@ -15,3 +15,11 @@ class DatasetCorruptError(UserError):
 
 class ConfigError(UserError):
     """An unknown key or an invalid value in the configuration; the message names the valid choices."""
+
+
+class Stopped(UserError):
+    """A run stopped by a signal once it saved what it resumes from; the exit status is 128 + ``signum``."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.exit_status = 128 + signum

@@ -26,7 +26,6 @@ from omegaconf import DictConfig
 
 from inception_repro.config import compose_run
 from inception_repro.paths import CONFIG_DIR
-from inception_repro.runs import RunFolder
 from inception_repro.train import train_run
 
 
@@ -38,7 +37,6 @@ class GridRun(Protocol):
     cfg: DictConfig
 
 LAUNCHERS = ("slurm", "local")  # configs/hydra/launcher/
-RECORDED = ("complete", "failed")
 
 
 def is_hydra_override(override: str) -> bool:
@@ -77,12 +75,10 @@ def compose_job(overrides: list[str]) -> DictConfig:
 
 
 def run_job(_: DictConfig) -> dict[str, Any]:
-    """One job of the array: train or resume the run its overrides name; returns the run's summary."""
-    cfg = compose_job(list(HydraConfig.get().overrides.task))
-    summary = RunFolder(Path(cfg.run_dir)).read_summary()
-    if summary and summary["status"] in RECORDED:
-        return summary
-    return train_run(cfg)
+    """One job of the array: train or resume the run its overrides name (the store passes a recorded
+    one at once); returns the run's summary."""
+    summary = train_run(compose_job(list(HydraConfig.get().overrides.task)))
+    return summary.to_dict() if summary else {}
 
 
 main = hydra.main(config_path=str(Path(CONFIG_DIR).resolve()), config_name="train", version_base="1.3")(run_job)

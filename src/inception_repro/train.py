@@ -4,98 +4,37 @@ Writes <results_dir>/runs/<scale>/<ablation>/<variant>/seed<k>/ (config.yaml, me
 summary.json, checkpoints/last.ckpt, wandb/; results_dir is results/local unless given) and resumes
 from last.ckpt when the run was interrupted. ``--help`` lists the config groups, ``--cfg job``
 prints the composed config without training.
+
+This module builds the run and fits it; the run store (``inception_repro.store``) decides whether
+to train and records the run.
 """
 
 from __future__ import annotations
 
-import platform
 import sys
-import warnings
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from lightning_fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from inception_repro.cli import crash_log_in, run_cli
 from inception_repro.config import compose_run
-from inception_repro.distributed import check_strategy, launched_as_rank_zero, parallel_plugins, torch_sync_batchnorm
-from inception_repro.errors import ConfigError, UserError
+from inception_repro.distributed import check_strategy, launched_as_rank_zero
+from inception_repro.errors import ConfigError, Stopped, UserError
+from inception_repro.metrics import TOP_K, logged_name, summary_key
 from inception_repro.models.costs import network_costs
 from inception_repro.paths import CONFIG_DIR
-from inception_repro.provenance import git_commit, git_dirty, host_cpu
-from inception_repro.runs import RunFolder, checkpoint_identity, config_hash, run_identity
+from inception_repro.store import RECORDED, RunFolder, Session, Summary, begin, checkpoint_identity, decide, finish, recorded
 from inception_repro.training.builders import build_datamodule, build_module, build_network
-from inception_repro.training.callbacks import ExactResume, GradNorm, ThroughputMonitor
-from inception_repro.training.checkpoint import AtomicCheckpointIO, LastCheckpoint, check_checkpoint
+from inception_repro.training.callbacks import ThroughputMonitor
 from inception_repro.training.history import HistoryLogger
 from inception_repro.training.module import InceptionLitModule
 from inception_repro.training.tracking import make_wandb_logger
-
-CODE_PATHS = ("src", "configs", "pyproject.toml")  # what makes a run; results/ and notebooks/ do not
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def _device_name(trainer: pl.Trainer) -> str:
-    if trainer.strategy.root_device.type == "cuda":
-        return torch.cuda.get_device_name(trainer.strategy.root_device)
-    return str(trainer.strategy.root_device)
-
-
-def _metrics(results: dict[str, Any], split: str) -> dict[str, float]:
-    return {
-        f"{split}_{k}{suffix}": float(results[f"{split}/{k}{suffix}"])
-        for k in ("top1", "top5")
-        for suffix in ("", "_raw")
-        if f"{split}/{k}{suffix}" in results
-    }
-
-
-def build_trainer(cfg: DictConfig, folder: RunFolder, throughput: ThroughputMonitor) -> pl.Trainer:
-    """The run's Trainer, without loggers (``_fit`` attaches them): it touches no file, so a bad
-    ``trainer.*`` value fails before the run folder is created."""
-    t = cfg.trainer
-    checkpoint = LastCheckpoint(
-        folder.last_checkpoint, checkpoint_identity(cfg), t.checkpoint_every_n_steps, t.checkpoint_every_minutes
-    )
-    progress = pl.callbacks.RichProgressBar() if sys.stdout.isatty() else pl.callbacks.TQDMProgressBar(refresh_rate=100)
-    optional = {k: t[k] for k in ("limit_train_batches", "limit_val_batches", "limit_test_batches") if t[k] is not None}
-    try:
-        return _trainer(t, folder, [checkpoint, throughput, ExactResume(), GradNorm(), progress], optional)
-    except (MisconfigurationException, ValueError) as error:
-        raise ConfigError(f"bad trainer config: {' '.join(str(error).split())}") from None
-
-
-def _trainer(t: DictConfig, folder: RunFolder, callbacks: list, optional: dict[str, Any]) -> pl.Trainer:
-    return pl.Trainer(
-        default_root_dir=folder.root,
-        max_epochs=t.max_epochs,
-        accelerator=t.accelerator,
-        devices=t.devices,
-        num_nodes=t.num_nodes,
-        strategy=t.strategy,
-        sync_batchnorm=torch_sync_batchnorm(t.accelerator, t.sync_batchnorm),
-        precision=t.precision,
-        gradient_clip_val=t.gradient_clip_val,
-        gradient_clip_algorithm="norm",
-        log_every_n_steps=t.log_every_n_steps,
-        val_check_interval=t.val_check_interval,
-        deterministic=t.deterministic,
-        benchmark=not t.deterministic,  # cuDNN picks the fastest convolution algorithms (GPU only)
-        num_sanity_val_steps=0,
-        enable_model_summary=False,
-        logger=False,
-        callbacks=callbacks,
-        plugins=[*parallel_plugins(t.accelerator, t.sync_batchnorm), AtomicCheckpointIO()],
-        **optional,
-    )
+from inception_repro.training.trainer import build_trainer, last_checkpoint_callback
 
 
 @dataclass
@@ -106,7 +45,7 @@ class PreparedRun:
     module: InceptionLitModule
     trainer: pl.Trainer
     throughput: ThroughputMonitor
-    costs: dict[str, int]
+    costs: dict[str, Any]  # params, macs, grid_sizes
 
 
 def prepare_run(cfg: DictConfig, folder: RunFolder) -> PreparedRun:
@@ -121,67 +60,103 @@ def prepare_run(cfg: DictConfig, folder: RunFolder) -> PreparedRun:
     datamodule.prepare_data()
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     network = build_network(cfg, datamodule.num_classes)
-    costs = network_costs(network)  # before build_module converts it (float64, channels_last, compiled)
+    costs = {**network_costs(network), "grid_sizes": network.cfg.grid_sizes}  # before build_module converts it
     module = build_module(cfg, network)
     throughput = ThroughputMonitor()
-    return PreparedRun(datamodule, module, build_trainer(cfg, folder, throughput), throughput, costs)
+    trainer = build_trainer(cfg.trainer, folder.root, folder.last_checkpoint, checkpoint_identity(cfg), throughput)
+    return PreparedRun(datamodule, module, trainer, throughput, costs)
 
 
-def train_run(cfg: DictConfig, force: bool = False) -> dict[str, Any]:
-    """Train or resume the run ``cfg`` describes and return its summary; a complete run is returned as recorded.
+def train_run(cfg: DictConfig, force: bool = False) -> Summary | None:
+    """Train or resume the run ``cfg`` describes and return its summary; a recorded run (complete, or
+    failed by divergence) is returned as it is, without building anything.
 
-    Holds the run folder's lock (``RunBusyError`` if another process does). A complete or resumable
-    run recorded under another config is refused (``ConfigChangedError``); a failed or unstarted one
-    is replaced; ``force`` deletes the record and starts afresh. Under ``trainer.strategy=ddp`` every
-    rank calls this; ranks > 0 train alongside rank 0 but take no lock and write no record.
+    The store decides (``store.decide``) and records (``store.begin``, ``store.finish``) under the run's
+    lock (``RunBusyError`` if another process holds it); ``force`` starts afresh. Under
+    ``trainer.strategy=ddp`` every rank calls this; ranks > 0 train alongside rank 0 but take no lock,
+    write no record and return None.
     """
     check_strategy(cfg.trainer.strategy)
     folder = RunFolder(Path(cfg.run_dir))
     if not launched_as_rank_zero():
-        return _fit(cfg, folder, prepare_run(cfg, folder), previous={}, record=False)
-    if (done := _recorded(folder, cfg, force)) is not None:  # before any work: a grid passes such runs at once
+        run = prepare_run(cfg, folder)
+        _fit(cfg, run, folder.last_checkpoint if folder.last_checkpoint.exists() else None, _loggers(cfg, folder, True))
+        return None
+    if (done := recorded(folder, cfg, force)) is not None:  # before any work: a grid passes such runs at once
         return done
     run = prepare_run(cfg, folder)
     with folder.locked(), crash_log_in(folder.root):
-        if not force and (done := _complete(folder, cfg)) is not None:  # another process finished it meanwhile
-            return done
-        previous = folder.read_summary()
-        if force or (previous and folder.config_change(previous, cfg)):  # a changed one is replaceable here
-            folder.clear(run_identity(cfg))
-        folder.remove_partial_writes()
-        checkpoint_wall = None
-        if folder.last_checkpoint.exists():
-            checkpoint_wall = check_checkpoint(folder.last_checkpoint, checkpoint_identity(cfg))
-        return _fit(cfg, folder, run, folder.read_summary() or {}, checkpoint_wall=checkpoint_wall)
+        action = decide(folder, cfg, force)  # again: another process may have finished it meanwhile
+        if action in RECORDED:
+            return folder.read_summary()
+        return _record_fit(cfg, run, begin(folder, cfg, action, run.costs))
 
 
-def restart_run(cfg: DictConfig, force_token: str) -> None:
-    """Delete the run's record (as ``force`` does) and mark its new one with ``force_token``, so a
-    forced grid that is killed and started again resumes the runs it restarted (ablate --force)."""
-    folder = RunFolder(Path(cfg.run_dir))
-    with folder.locked():
-        folder.clear(run_identity(cfg))
-        folder.write_summary(
-            {"status": "incomplete", **run_identity(cfg), "config_hash": config_hash(cfg), "force_token": force_token,
-             "started_at": _now()}
+def _record_fit(cfg: DictConfig, run: PreparedRun, session: Session) -> Summary:
+    """Fit the run ``session`` began and record how it ended: complete; failed if it diverged (the same
+    config would again); else incomplete, so the same command resumes it from its last checkpoint
+    (a full disk, a crash, a signal: nothing wrong with the run itself)."""
+    trainer, clock = run.trainer, last_checkpoint_callback(run.trainer)
+    clock.start_clock(session.trained_s)
+    loggers = _loggers(cfg, session.folder, resuming=session.resume_from is not None)
+    status, fields = "incomplete", {}
+    try:
+        fields = _fit(cfg, run, session.resume_from, loggers)
+        status = "complete"
+    except FloatingPointError as error:
+        status, fields = "failed", {"failure": str(error)}
+    except SIGTERMException:
+        fields = {"failure": "stopped by SIGTERM"}
+        raise Stopped(f"stopped by SIGTERM at step {trainer.global_step}; {_resumes_from(session.folder)}", 15) from None
+    except SystemExit:
+        if not trainer.interrupted:
+            raise
+        fields = {"failure": "interrupted (Ctrl-C)"}
+        raise KeyboardInterrupt from None  # Lightning's graceful shutdown exits 1; the CLI says what to do
+    except UserError:  # e.g. a corrupt data file: the run itself is fine, it resumes once that is fixed
+        raise
+    except Exception as error:
+        fields = {"failure": f"{error.__class__.__name__}: {error}"}
+        raise
+    finally:
+        summary = finish(
+            session, status, **fields, device=_device_name(trainer), world_size=trainer.world_size,
+            epochs=trainer.current_epoch, global_step=trainer.global_step, wall_time_s=round(clock.wall_clock(), 1),
+            train_images_per_s=run.throughput.images_per_s,
         )
+        _finish_wandb(loggers, status)
+    return summary
 
 
-def _recorded(folder: RunFolder, cfg: DictConfig, force: bool) -> dict[str, Any] | None:
-    """The summary of a complete run (unless ``force``); raises ``RunBusyError`` if another process
-    trains the run, ``ConfigChangedError`` if it was recorded under another config."""
-    if folder.lock_path.exists():
-        with folder.locked():
-            pass
-    return None if force else _complete(folder, cfg)
+def _resumes_from(folder: RunFolder) -> str:
+    if not folder.last_checkpoint.exists():
+        return "it had no checkpoint yet: the same command starts it again"
+    step = torch.load(folder.last_checkpoint, map_location="cpu", weights_only=True)["global_step"]
+    return f"run the same command to resume it from its checkpoint at step {step}"
 
 
-def _complete(folder: RunFolder, cfg: DictConfig) -> dict[str, Any] | None:
-    """The run's summary if it is complete; a run recorded under another config raises."""
-    summary = folder.read_summary()
-    if summary:
-        folder.check_config(summary, cfg)
-    return summary if summary and summary["status"] == "complete" else None
+def _fit(cfg: DictConfig, run: PreparedRun, resume_from: Path | None, loggers: list) -> dict[str, float]:
+    """Train (or resume from ``resume_from``), then evaluate; the final validation and test metrics."""
+    trainer = run.trainer
+    trainer.loggers = loggers
+    trainer.fit(run.module, datamodule=run.datamodule, ckpt_path=resume_from, weights_only=True)
+    if logged_name("val", "top1") not in trainer.callback_metrics:  # resumed from the final checkpoint
+        _validate_unlogged(trainer, run)
+        _count_the_last_step(trainer)
+    validation = _metrics(trainer.callback_metrics, "val")
+    test = _metrics(trainer.test(run.module, datamodule=run.datamodule, verbose=False)[0], "test")
+    return {"metrics": {**validation, **test}}
+
+
+def _metrics(results: dict[str, Any], split: str) -> dict[str, float]:
+    names = [logged_name(split, accuracy, raw) for accuracy in TOP_K for raw in (False, True)]
+    return {summary_key(name): float(results[name]) for name in names if name in results}
+
+
+def _device_name(trainer: pl.Trainer) -> str:
+    if trainer.strategy.root_device.type == "cuda":
+        return torch.cuda.get_device_name(trainer.strategy.root_device)
+    return str(trainer.strategy.root_device)
 
 
 def _loggers(cfg: DictConfig, folder: RunFolder, resuming: bool) -> list:
@@ -194,105 +169,6 @@ def _loggers(cfg: DictConfig, folder: RunFolder, resuming: bool) -> list:
             )
         )
     return loggers
-
-
-def _fit(cfg: DictConfig, folder: RunFolder, run: PreparedRun, previous: dict[str, Any], record: bool = True,
-         checkpoint_wall: float | None = None) -> dict[str, Any]:
-    """Train (or resume from last.ckpt, whose recorded wall time is ``checkpoint_wall``) and write the summary."""
-    clock = next(c for c in run.trainer.callbacks if isinstance(c, LastCheckpoint))
-    resumed = previous.get("status") == "incomplete"
-    summary: dict[str, Any] = {
-        "status": "incomplete",
-        "ablation": cfg.ablation,
-        "variant": str(cfg.variant),
-        "seed": int(cfg.seed),
-        "scale": cfg.scale.name,
-        "config_hash": config_hash(cfg),
-        "git_commit": git_commit(),
-        "git_dirty": git_dirty(*CODE_PATHS),
-        "torch_version": torch.__version__,
-        "platform": platform.platform(),
-        **_host_cpus(previous if resumed else {}),
-        "started_at": previous.get("started_at") if resumed else _now(),
-        **_thread_counts(previous if resumed else {}),
-        **({"force_token": previous["force_token"]} if resumed and "force_token" in previous else {}),
-        **run.costs,
-        "grid_sizes": run.module.model.cfg.grid_sizes,
-    }
-    if record:
-        folder.write_summary(summary)
-        folder.write_config(cfg)
-    resume_from = folder.last_checkpoint if folder.last_checkpoint.exists() else None
-    if resume_from is None:
-        before = 0.0
-    elif checkpoint_wall is not None:  # the time the checkpoint's kept steps took
-        before = checkpoint_wall
-    else:  # a checkpoint older than that record: the interrupted session's summary
-        before = float(previous.get("wall_time_s", 0.0)) if resumed else 0.0
-    clock.start_clock(before)
-    trainer = run.trainer
-    trainer.loggers = loggers = _loggers(cfg, folder, resuming=resume_from is not None)
-    summary.update(device=_device_name(trainer), world_size=trainer.world_size)
-    try:
-        trainer.fit(run.module, datamodule=run.datamodule, ckpt_path=resume_from, weights_only=True)
-        if "val/top1" not in trainer.callback_metrics:  # resumed from the final checkpoint: nothing left to fit
-            _validate_unlogged(trainer, run)
-            _count_the_last_step(trainer)
-        validation = _metrics(trainer.callback_metrics, "val")
-        test = _metrics(trainer.test(run.module, datamodule=run.datamodule, verbose=False)[0], "test")
-        summary.update(status="complete", **validation, **test)
-    except FloatingPointError as error:
-        summary.update(status="failed", failure=str(error))
-    except UserError:  # e.g. a corrupt data file: the run itself is fine, it resumes once that is fixed
-        raise
-    except Exception as error:
-        summary.update(status="failed", failure=f"{error.__class__.__name__}: {error}")
-        raise
-    finally:
-        summary.update(
-            epochs=trainer.current_epoch,
-            global_step=trainer.global_step,
-            wall_time_s=round(clock.wall_clock(), 1),
-            train_images_per_s=run.throughput.images_per_s,
-            finished_at=_now(),
-        )
-        if summary["status"] == "incomplete":  # interrupted (KeyboardInterrupt, SIGTERM): resumable
-            summary.pop("finished_at")
-        if record:
-            folder.write_summary(summary)
-        _finish_wandb(loggers, summary["status"])
-    return summary
-
-
-def _thread_counts(previous: dict[str, Any]) -> dict[str, int]:
-    """``num_threads`` (torch's CPU threads) of the run's first session, ``num_threads_resumed`` if a
-    resume uses another count: CPU kernels then split their sums differently, so the resumed run is
-    not bitwise the uninterrupted one (warned)."""
-    now = torch.get_num_threads()
-    first = int(previous.get("num_threads", now))
-    if first == now:
-        return {"num_threads": now}
-    warnings.warn(
-        f"resuming on {now} CPU threads, the run started on {first}: its results will not be bitwise those of an "
-        f"uninterrupted run; set OMP_NUM_THREADS={first} to resume it exactly", stacklevel=2,
-    )
-    return {"num_threads": first, "num_threads_resumed": now}
-
-
-def _host_cpus(previous: dict[str, Any]) -> dict[str, str]:
-    """``cpu`` (the host CPU) of the run's first session, ``cpu_resumed`` if a resume runs on another kind of
-    CPU: its kernels may round differently, so the resumed run is not bitwise the uninterrupted one (warned)."""
-    now = host_cpu()
-    first = previous.get("cpu", now)
-    if first == now:
-        return {"cpu": now}
-    warnings.warn(
-        f"resuming on another CPU ({now}) than the run started on ({first}): its results will not be bitwise "
-        "those of an uninterrupted run", stacklevel=2,
-    )
-    return {"cpu": first, "cpu_resumed": now}
-
-
 def _validate_unlogged(trainer: pl.Trainer, run: PreparedRun) -> None:
     """The final validation metrics of a run resumed after its last step. Its validation row is in
     the history already (unless the killed process was validating), so it is not logged again."""
@@ -356,8 +232,9 @@ def main(argv: list[str] | None = None) -> int:
         if "--cfg" in args:
             return _print_config(args)
         summary = train_run(compose_run([a for a in args if a != "--force"]), force="--force" in args)
-        print({k: summary.get(k) for k in ("status", "test_top1", "test_top1_raw", "wall_time_s", "failure") if k in summary})
-        return 0 if summary["status"] == "complete" else 1
+        shown = summary.to_dict()
+        print({k: shown[k] for k in ("status", "test_top1", "test_top1_raw", "wall_time_s", "failure") if k in shown})
+        return 0 if summary.status == "complete" else 1
 
     return run_cli(run, sys.argv[1:] if argv is None else argv)
 

@@ -1,6 +1,6 @@
 """Run records -> one tidy table.
 
-Reads a store's records through `inception_repro.runs` (layout and summary schema live there) or
+Reads a store's records through `inception_repro.store` (layout and summary schema live there) or
 the W&B public API. Nothing is dropped silently: a folder whose record cannot be trusted becomes a
 row with `status == "corrupt"` and a `problem` saying why. Statistics use only `status == "complete"`.
 """
@@ -15,7 +15,9 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from ..runs import NUMERIC_KEYS, STATUSES as RUN_STATUSES, SUMMARY_KEYS, RunRecord, read_records, summary_problem
+from ..metrics import STEP
+from ..store.records import RunRecord, read_records
+from ..store.summary import NUMERIC_KEYS, STATUSES as RUN_STATUSES, SUMMARY_KEYS, summary_problem
 
 STATUSES = (*RUN_STATUSES, "corrupt")
 COLUMNS = (*SUMMARY_KEYS, "run_dir", "problem")
@@ -158,8 +160,8 @@ def collect_wandb_history(entity: str, project: str, scale: str | None = None,
             if row["problem"] is not None or (scale is not None and row.get("scale") != scale):
                 continue
             part = pd.DataFrame(list(run.scan_history()))
-            if "step" not in part and "trainer/global_step" in part:
-                part = part.rename(columns={"trainer/global_step": "step"})
+            if "step" not in part and STEP in part:
+                part = part.rename(columns={STEP: "step"})
             parts.append(part.assign(**{k: row.get(k) for k in ids})[ids + list(part.columns)])
     except Exception as err:  # the W&B client raises many types (network, auth, HTTP)
         raise _wandb_error(err, f"W&B history of {path}") from err

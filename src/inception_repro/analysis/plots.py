@@ -8,7 +8,6 @@ only as deltas (percentage points) beside ours, never on our absolute-accuracy a
 from __future__ import annotations
 
 import io
-import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,20 +17,13 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from ..metrics import STUDY_METRIC, VAL_TOP1, metric_label
 from ..provenance import project_root, relative_to_root, write_with_provenance
 from .collect import complete_runs
 from ..ablations import all_claims
 from .stats import EQUIVALENCE_MARGIN, paired_delta, summarize, variant_order, variant_summary
 
 _DIRECTION = {1: "Δ > 0", -1: "Δ < 0", 0: "Δ ≈ 0"}
-
-
-def metric_label(metric: str) -> str:
-    """Axis label for a summary metric: 'test_top1' -> 'test top-1 accuracy, EMA weights (%)'."""
-    m = re.fullmatch(r"(val|test)_top(\d+)(_raw)?", metric)
-    if m is None:
-        return f"{metric} (%)"
-    return f"{m[1]} top-{m[2]} accuracy, {'raw' if m[3] else 'EMA'} weights (%)"
 
 
 @dataclass
@@ -90,7 +82,7 @@ def _yerr(mean: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
 
 
 def plot_variants(runs_df: pd.DataFrame, ablation: str, scale: str,
-                  metric: str = "test_top1") -> Plot:
+                  metric: str = STUDY_METRIC) -> Plot:
     """Left: `metric` per variant (seeds as dots, mean with 95% CI). Right: each paper claim of
     this ablation as our paired delta with 95% CI next to the paper's delta (or its direction)."""
     table = variant_summary(runs_df, ablation, scale, metric)
@@ -135,7 +127,7 @@ def plot_variants(runs_df: pd.DataFrame, ablation: str, scale: str,
 
 
 def plot_learning_curves(history: pd.DataFrame, ablation: str, scale: str,
-                         metric: str = "val/top1", x: str = "epoch") -> Plot:
+                         metric: str = VAL_TOP1, x: str = "epoch") -> Plot:
     """`metric` (a fraction, shown in %) against `x` per variant of complete runs: mean over
     seeds with a 95% t-interval band where at least two seeds logged that point."""
     h = history[(history["status"] == "complete") & (history["ablation"] == ablation)
@@ -151,13 +143,13 @@ def plot_learning_curves(history: pd.DataFrame, ablation: str, scale: str,
                 label=f"{v} (n={g['seed'].nunique()})")
         ax.fill_between(s.index, s["ci_low"], s["ci_high"], color=f"C{i}", alpha=0.2, lw=0)
     ax.set(xlabel={"step": "training step (optimizer updates)"}.get(x, x),
-           ylabel=metric_label(metric.replace("/", "_")),
+           ylabel=metric_label(metric),
            title=f"{ablation}: {metric}, mean over seeds ± 95% CI (scale={scale})")
     _legend_once(ax)
     return Plot(fig, scale, sorted(h["run_dir"].unique()))
 
 
-def plot_accuracy_vs_cost(runs_df: pd.DataFrame, scale: str, metric: str = "test_top1",
+def plot_accuracy_vs_cost(runs_df: pd.DataFrame, scale: str, metric: str = STUDY_METRIC,
                           cost: str = "macs", ablations: list[str] | None = None) -> Plot:
     """Small multiples, one row per ablation variant (sorted by cost): left its multiply-adds per
     image as the runs counted them (summary `macs`, millions), right its mean `metric` with the

@@ -30,7 +30,7 @@ from ..ablations import ablation_names, load_ablation
 from ..cli import run_cli
 from ..errors import UserError
 from ..provenance import atomic_write, project_root, short_commit
-from ..runs import RunFolder
+from ..store import RunFolder
 from .conclusions import COLUMN_GUIDE, RULE, conclusions
 from .power import POWER, minimum_detectable_effect, seeds_for_power
 from .stats import pooled_sd
@@ -133,7 +133,7 @@ def records_behind(root: Path, run_dirs: list[str]) -> list[tuple[dict, dict]]:
         summary = folder.read_summary()
         if summary is None or not folder.config.is_file():
             raise UserError(f"{run}: the run behind results/tables is gone: run `make notebooks` again")
-        records.append((yaml.safe_load(folder.config.read_text()), summary))
+        records.append((yaml.safe_load(folder.config.read_text()), summary.to_dict()))
     return records
 
 

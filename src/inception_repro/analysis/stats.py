@@ -48,7 +48,7 @@ from scipy import stats as sps
 
 from ..ablations import ablation_names, load_ablation
 from ..provenance import short_commit
-from ..runs import UNHASHED_KEYS
+from ..store.identity import UNHASHED_KEYS
 from .collect import complete_runs
 from ..ablations import Claim, all_claims
 from .power import ALPHA, minimum_detectable_effect, seeds_for_half_width, seeds_for_power

@@ -32,7 +32,8 @@ from omegaconf import OmegaConf
 from ..cli import ArgumentParser, run_cli
 from ..errors import UserError
 from ..paths import CONFIG_DIR
-from ..runs import run_dirs
+from ..metrics import STEP
+from ..store.records import run_dirs
 from ..training.tracking import MODES, resolve_mode, server_url, wandb_group, wandb_run_id
 
 FINGERPRINT = "record_sha256"
@@ -76,13 +77,13 @@ class Record:
         """metrics.csv rows without their empty cells; ``step`` becomes ``trainer/global_step``."""
         with open(self.root / "metrics.csv", newline="") as f:
             for row in csv.DictReader(f):
-                values = {("trainer/global_step" if k == "step" else k): float(v) for k, v in row.items() if v != ""}
-                values["trainer/global_step"] = int(values["trainer/global_step"])
+                values = {(STEP if k == "step" else k): float(v) for k, v in row.items() if v != ""}
+                values[STEP] = int(values[STEP])
                 yield values
 
 
 def read_records(runs_root: Path, scale: str | None = None) -> list[Record]:
-    """Every run folder of the store whose ``runs/`` folder is ``runs_root`` (runs.py's layout)."""
+    """Every run folder of the store whose ``runs/`` folder is ``runs_root`` (store/records.py's layout)."""
     return [Record(path) for path in run_dirs(runs_root.parent, scale)]
 
 

@@ -29,13 +29,13 @@ from wandb_workspaces.reports import v2 as wr
 
 from ..ablations import Ablation, ablation_names, load_ablation
 from ..cli import run_cli
+from ..metrics import STEP, TEST_TOP1, VAL_TOP1
 from ..training.tracking import credentials_found, server_url
 from .collect import collect_runs
 from .stats import CONFIDENCE, claims_table, variant_summary
 from .tables import markdown_table
 from .wandb_push import default_project
 
-VAL_TOP1, TEST_TOP1, STEP = "val/top1", "test/top1", "trainer/global_step"
 LEVEL = f"{CONFIDENCE:.0%}"
 _DIRECTION = {1: "Δ > 0", -1: "Δ < 0", 0: "Δ ≈ 0"}
 

@@ -43,7 +43,7 @@ from inception_repro.cli import ArgumentParser, run_cli
 from inception_repro.config import compose_run
 from inception_repro.errors import ConfigError
 from inception_repro.provenance import atomic_write, provenance
-from inception_repro.runs import config_hash
+from inception_repro.store import config_hash
 from inception_repro.train import train_run
 
 OUT = Path("results/bench/probes.json")
@@ -146,7 +146,7 @@ def probe(designs: dict[str, tuple[str, ...]], comparisons: list[Comparison], se
                 cfg = run_config(ablation, variant, seed, [*overrides, *design, f"results_dir={runs_dir / name}"])
                 key = config_hash(cfg)
                 if key not in trained:
-                    trained[key] = train_run(cfg)
+                    trained[key] = train_run(cfg).to_dict()
                 runs[name].append(run_record(trained[key], ablation, variant, seed))
                 result = probe_result(designs, runs, comparisons, budget_hours, runs_per_seed, workers)
                 write(result, out)

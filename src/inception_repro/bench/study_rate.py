@@ -2,7 +2,7 @@
 
 - ``before``: every run of every ablation trained, one after another, each on torch's default threads
   (one per core): how the grids ran until runs of one config were shared.
-- ``after``: each config once (``ablate.share_identical``), ``workers`` runs at once on one thread each
+- ``after``: each config once (``store.plan.share_identical``), ``workers`` runs at once on one thread each
   (``ablate --jobs``), every worker measured while the others step.
 
 Each run's training step is timed on its own network and recipe (random batches of the scale's

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytorch_lightning as pl
 import torch
@@ -66,6 +66,7 @@ class LastCheckpoint(Checkpoint):
     Each checkpoint also records the run's wall time so far (``wall_clock``), so a run killed with
     SIGKILL and resumed counts the time its kept steps took (not the lost ones after the checkpoint).
 
+    A SIGTERM (SLURM's preemption) saves at the end of the step it arrives in, before Lightning stops.
     Always at the end of a step, never after fit: a run resumed after its last step then has
     nothing to save, and every finished run's last.ckpt is the state after its last step. The
     clock is read at the history's cadence (``log_every_n_steps``) and rank 0's reading is
@@ -98,7 +99,8 @@ class LastCheckpoint(Checkpoint):
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx) -> None:
         step = trainer.global_step
-        if step != self.saved_step and (step >= self.last_step or self._steps_due(step) or self._time_due(trainer, step)):
+        due = step >= self.last_step or self._steps_due(step) or self._time_due(trainer, step) or trainer.received_sigterm
+        if step != self.saved_step and due:
             trainer.save_checkpoint(self.path, weights_only=False)  # the full state: optimizer, loops, RNG
             self.saved_step, self.saved_at = step, time.monotonic()
 
@@ -111,10 +113,17 @@ class LastCheckpoint(Checkpoint):
         return trainer.strategy.broadcast(time.monotonic() - self.saved_at >= 60 * self.every_minutes)
 
 
-def check_checkpoint(path: Path, identity: dict[str, Any]) -> float | None:
+class KeptState(NamedTuple):
+    """What a checkpoint keeps of its run: the steps done, and the wall time they took (None if it
+    was written before checkpoints recorded one)."""
+
+    global_step: int
+    wall_time_s: float | None
+
+
+def check_checkpoint(path: Path, identity: dict[str, Any]) -> KeptState:
     """Raise with the fix unless ``path`` loads as a Lightning checkpoint of the run ``identity``
-    names (``CheckpointCorruptError``, ``CheckpointMismatchError``); return the wall time it records
-    (None if it was written before checkpoints recorded one)."""
+    names (``CheckpointCorruptError``, ``CheckpointMismatchError``); return what it keeps."""
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
         problem = None if isinstance(checkpoint, dict) and {"state_dict", "global_step"} <= checkpoint.keys() else "not a Lightning checkpoint"
@@ -132,4 +141,4 @@ def check_checkpoint(path: Path, identity: dict[str, Any]) -> float | None:
             "delete it to restart this run from scratch, or rerun with FORCE=1"
         )
     seconds = checkpoint.get(WALL_TIME_KEY)
-    return float(seconds) if isinstance(seconds, (int, float)) else None
+    return KeptState(int(checkpoint["global_step"]), float(seconds) if isinstance(seconds, (int, float)) else None)

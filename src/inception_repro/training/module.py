@@ -9,6 +9,7 @@ import torch
 from torch.nn import functional as F
 from torchmetrics.classification import MulticlassAccuracy
 
+from inception_repro.metrics import LOSSES, SPLITS, TOP_K, logged_name
 from inception_repro.models import InceptionOutputs, InceptionV3
 from inception_repro.training.ema import WeightEMA
 from inception_repro.training.optim import recipe_optimizer
@@ -52,13 +53,12 @@ class InceptionLitModule(pl.LightningModule):
         self._first_bad_step: torch.Tensor | None = None  # see _note_nonfinite_loss
         self._first_bad_loss: torch.Tensor | None = None
         num_classes = self.model.cfg.num_classes
-        top5 = min(5, num_classes)
         self.metrics = torch.nn.ModuleDict(
             {
-                f"{split}_{weights}_{k}": MulticlassAccuracy(num_classes, top_k=topk, average="micro")
-                for split in ("val", "test")
+                f"{split}_{weights}_{k}": MulticlassAccuracy(num_classes, top_k=min(topk, num_classes), average="micro")
+                for split in SPLITS
                 for weights in ("raw", "ema")
-                for k, topk in (("top1", 1), ("top5", top5))
+                for k, topk in TOP_K.items()
             }
         )
 
@@ -82,10 +82,9 @@ class InceptionLitModule(pl.LightningModule):
         loss, main, aux = inception_loss(out, y, self.hparams.label_smoothing, self.hparams.aux_weight)
         self._note_nonfinite_loss(loss.detach())
         # Averaged over the replicas, so a DDP history reads like a 1-process one on the global batch.
-        self.log("train/loss", loss, sync_dist=True)
-        self.log("train/loss_main", main, sync_dist=True)
-        if aux is not None:
-            self.log("train/loss_aux", aux, sync_dist=True)
+        for name, value in zip(LOSSES, (loss, main, aux)):
+            if value is not None:
+                self.log(name, value, sync_dist=True)
         if self._is_logged(self.global_step + 1):  # a Python float is copied to the device: only on logged steps
             self.log("lr", self.trainer.optimizers[0].param_groups[0]["lr"])
         return loss
@@ -134,15 +133,15 @@ class InceptionLitModule(pl.LightningModule):
             if net is None:
                 continue
             logits = net(x)
-            for k in ("top1", "top5"):
+            for k in TOP_K:
                 self.metrics[f"{split}_{weights}_{k}"].update(logits, y)
 
     def _log_eval(self, split: str) -> None:
         """``<split>/top1`` is the EMA network when EMA is on (the paper's evaluation), ``*_raw`` the trained one."""
         main = "ema" if self.ema is not None else "raw"
-        for k in ("top1", "top5"):
-            self.log(f"{split}/{k}", self.metrics[f"{split}_{main}_{k}"].compute())
-            self.log(f"{split}/{k}_raw", self.metrics[f"{split}_raw_{k}"].compute())
+        for k in TOP_K:
+            self.log(logged_name(split, k), self.metrics[f"{split}_{main}_{k}"].compute())
+            self.log(logged_name(split, k, raw=True), self.metrics[f"{split}_raw_{k}"].compute())
             for weights in ("raw", "ema"):
                 self.metrics[f"{split}_{weights}_{k}"].reset()
 
