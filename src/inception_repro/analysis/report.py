@@ -28,7 +28,8 @@ from .plots import (
 )
 from .conclusions import COLUMN_GUIDE, RULE, conclusions
 from .load import Study, load
-from .stats import NO_RUNS, claims_table, paired_delta, summarize, variant_order, variant_summary, verdict
+from .comparisons import claims_table
+from .stats import NO_RUNS, paired_delta, summarize, variant_order, variant_summary, verdict
 from .tables import ShownTable, write_table
 
 
