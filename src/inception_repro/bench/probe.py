@@ -36,7 +36,7 @@ from rich.table import Table
 from inception_repro.ablate import parse_seeds
 from inception_repro.ablations import load_ablation
 from inception_repro.analysis.power import ALPHA, POWER, minimum_detectable_effect
-from inception_repro.analysis.readme_results import fmt
+from inception_repro.analysis.probe_section import fmt
 from inception_repro.analysis.stats import pooled_sd, summarize
 from inception_repro.bench.study_rate import study_runs
 from inception_repro.cli import ArgumentParser, run_cli
