@@ -6,7 +6,7 @@ ladder: fp32 (TF32), bf16, + channels_last, + batch 512, + torch.compile, + CUDA
 (compile's reduce-overhead mode). Each rung: images/s over timed steps on batches already on the
 device, model-FLOPs utilisation against the chip's dense BF16 peak, host-device syncs per step
 (CUDA's sync debug mode over ``log_every_n_steps`` steps) and peak device memory. Then, at the
-fastest rung: the same step written as a plain loop (``bench.loops.PlainLoop``); at the fastest
+fastest rung: the same step written as a plain loop (``bench.plain_step.PlainLoop``); at the fastest
 eager rung (no compile per pipeline), the full pipelines: the Fashion-MNIST data module (uint8
 28 px, resized on the device), the ImageFolder loader (CPU JPEG decode in 16 workers) and device
 JPEG decode, both on synthetic JPEGs. results/bench/gpu.json
@@ -36,8 +36,8 @@ from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 
 from inception_repro.bench.device_timing import StepTimer, bench_trainer, synchronize
-from inception_repro.bench.loops import PlainLoop
 from inception_repro.bench.pipelines import DeviceDecodedBatches, write_jpeg_folder
+from inception_repro.bench.plain_step import PlainLoop
 from inception_repro.cli import run_cli
 from inception_repro.config import compose_run
 from inception_repro.provenance import atomic_write, provenance
