@@ -7,10 +7,11 @@ yet, so a notebook pointed at missing runs says so instead of failing. Accuracie
 deltas in percentage points; the paper's numbers are ImageNet (analysis/paper.py), ours are the scale named
 in every table's `scale` column.
 
-This package is the notebooks' one namespace (`report.<function>`, configs/ablations/*.yaml names
-them); the functions live by subject: summary (the study at one glance), variants (one ablation's
-variants), paper_tables (Tables 2 and 3 beside ours), costs (parameters and multiply-adds), on
-rungs (our numbers per rung) and shown (`Text`, `Note`, writing with provenance).
+This package is the notebooks' one namespace (`report.<function>`, as configs/ablations/*.yaml
+names them); the functions live by subject: summary (the study at one glance), variants (one
+ablation's variants), paper_tables (Tables 2 and 3 beside ours) and costs (parameters and
+multiply-adds), built on rungs (our numbers per rung) and shown (`Text`, `Note`, writing with
+provenance).
 """
 
 from ..load import Study, load
