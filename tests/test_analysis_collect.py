@@ -23,7 +23,8 @@ from inception_repro.analysis.plots import (  # noqa: E402
     plot_learning_curves,
     plot_variants,
 )
-from inception_repro.analysis.stats import claims_table, variant_summary  # noqa: E402
+from inception_repro.analysis.comparisons import claims_table  # noqa: E402
+from inception_repro.analysis.stats import variant_summary  # noqa: E402
 from inception_repro.analysis.tables import markdown_table, write_table  # noqa: E402
 from inception_repro.provenance import project_root  # noqa: E402
 

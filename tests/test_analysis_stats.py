@@ -10,6 +10,7 @@ from scipy import stats as sps
 
 from inception_repro.ablations import ablation_names, all_claims, claim, load_ablation
 from inception_repro.analysis import paper
+from inception_repro.analysis.comparisons import CLAIMS_COLUMNS, claims_table, config_identity
 from inception_repro.analysis.power import (
     POWER,
     directional_power,
@@ -20,11 +21,8 @@ from inception_repro.analysis.power import (
 )
 from inception_repro.analysis.stats import (
     ALPHA,
-    CLAIMS_COLUMNS,
     EQUIVALENCE_MARGIN,
     check_single_scale,
-    claims_table,
-    config_identity,
     holm,
     paired_delta,
     rule_p_value,

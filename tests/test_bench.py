@@ -71,7 +71,7 @@ def test_gpu_bench_measures_every_section_through_lightning_and_writes_after_eac
 
 
 def test_gpu_bench_ladder_adds_one_change_per_rung():
-    from inception_repro.bench.gpu import LADDER
+    from inception_repro.bench.gpu_ladder import LADDER
 
     fields = ("precision", "channels_last", "batch", "compile")
     changes = [[f for f in fields if getattr(a, f) != getattr(b, f)] for a, b in zip(LADDER, LADDER[1:])]
@@ -125,7 +125,7 @@ def test_the_documented_gpu_aux_grid_is_the_gpu_scale_at_299_px_within_its_budge
 def test_gpu_bench_times_eager_rungs_eager():
     """The gpu scale's ``trainer.compile`` is off in the bench: only a rung's own mode compiles, so the
     eager rungs and the pipelines (timed at the best eager rung) run uncompiled."""
-    from inception_repro.bench import gpu
+    from inception_repro.bench import gpu_ladder as gpu
 
     for mode in gpu.LADDER:
         assert gpu.run_config(mode, gpu.TINY, "cpu").trainer.compile is False, mode.name

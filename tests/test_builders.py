@@ -7,7 +7,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from inception_repro.bench.device_timing import StepTimer, bench_trainer
-from inception_repro.bench.loops import PlainLoop, StepRecipe
+from inception_repro.bench.plain_step import PlainLoop, StepRecipe
 from inception_repro.config import compose_run
 from inception_repro.training.builders import build_module, build_network
 

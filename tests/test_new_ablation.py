@@ -38,7 +38,7 @@ claims:
 """
 CLAIM_ROW = """\
 from inception_repro.analysis.collect import collect_runs
-from inception_repro.analysis.stats import claims_table
+from inception_repro.analysis.comparisons import claims_table
 table = claims_table(collect_runs(sys.argv[1], "cpu"), "cpu").set_index("claim")
 print(table.loc["more_smoothing_helps", ["n_seeds", "verdict"]].to_json())
 """

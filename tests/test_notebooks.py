@@ -24,7 +24,7 @@ from inception_repro import ablate
 from inception_repro.ablations import ablation_names, all_claims, load_ablation
 from inception_repro.analysis.notebooks import ablation_notebook
 from inception_repro.analysis.paper import TABLE2_TOP1_ACC
-from inception_repro.analysis.stats import CLAIMS_COLUMNS
+from inception_repro.analysis.comparisons import CLAIMS_COLUMNS
 from inception_repro.analysis import cost_table
 from inception_repro.config import compose_run
 from inception_repro.models import InceptionConfig

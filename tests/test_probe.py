@@ -10,7 +10,8 @@ import math
 import pytest
 
 from inception_repro.analysis.power import minimum_detectable_effect
-from inception_repro.bench.probe import detectable_effect, main
+from inception_repro.bench.probe import main
+from inception_repro.bench.probe_stats import detectable_effect
 
 from conftest import TINIER_SUBSETS, needs_fashion_mnist, tiny_run_overrides
 

@@ -93,7 +93,7 @@ def test_the_study_scale_is_the_design_the_probes_chose():
     import yaml
     from omegaconf import OmegaConf
 
-    from inception_repro.analysis.readme_results import PROBES, probe_choice
+    from inception_repro.analysis.probe_section import PROBES, probe_choice
     from inception_repro.config import compose_run
 
     best = probe_choice(json.loads((project_root() / PROBES).read_text()))
@@ -104,7 +104,7 @@ def test_the_study_scale_is_the_design_the_probes_chose():
 
 
 def test_the_study_cost_counts_each_config_once_per_seed_when_ablations_have_different_seeds():
-    from inception_repro.analysis.readme_results import study_cost
+    from inception_repro.analysis.run_records import study_cost
 
     def run(ablation, variant, seed, wall, **extra):
         return {}, {"ablation": ablation, "variant": variant, "seed": seed, "wall_time_s": wall, **extra}

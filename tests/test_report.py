@@ -107,7 +107,7 @@ def test_a_figure_shown_as_text_names_no_machine_path():
 
 def test_what_the_study_can_conclude_is_computed_from_the_claims_table():
     from inception_repro.analysis.conclusions import conclusions
-    from inception_repro.analysis.stats import claims_table
+    from inception_repro.analysis.comparisons import claims_table
 
     rows = [("aux", "plain", k, 0.70 + 0.001 * k) for k in range(3)]
     rows += [("aux", "bn", k, 0.72 + 0.001 * k + 0.0005 * (k % 2)) for k in range(3)]

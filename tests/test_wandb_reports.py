@@ -12,7 +12,8 @@ from wandb_workspaces.reports import v2 as wr
 from inception_repro.ablations import ablation_names, load_ablation
 from inception_repro.analysis import wandb_reports
 from inception_repro.analysis.collect import collect_runs
-from inception_repro.analysis.stats import claims_table, variant_summary
+from inception_repro.analysis.comparisons import claims_table
+from inception_repro.analysis.stats import variant_summary
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 

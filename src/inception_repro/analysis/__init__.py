@@ -1,7 +1,7 @@
 """Analysis: run records -> tidy tables, the paper's numbers, statistics, verdicts, figures.
 
 See collect (reading runs), paper (the paper's tables; the claims are in
-configs/ablations/*.yaml), stats (the verdict rule), plots and
+configs/ablations/*.yaml), stats (the verdict rule), comparisons (the claims table), plots and
 tables (outputs with provenance), report (what each notebook shows) and wandb_reports (`make report`).
 """
 
@@ -22,10 +22,10 @@ from .plots import (
     plot_variants,
     save_figure,
 )
+from .comparisons import claims_table
 from .stats import (
     PairedDelta,
     Summary,
-    claims_table,
     paired_delta,
     summarize,
     variant_order,

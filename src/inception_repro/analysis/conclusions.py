@@ -1,6 +1,6 @@
 """The verdict rule and "what the study can and cannot conclude", as Markdown for notebook 00
 and the README's results section. Every number in the text comes from a claims table
-(`stats.claims_table`, or results/tables/claims.csv read back); nothing is typed by hand.
+(`comparisons.claims_table`, or results/tables/claims.csv read back); nothing is typed by hand.
 """
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ import pandas as pd
 
 from ..ablations import all_claims
 from .power import ALPHA, POWER
-from .stats import CONTRADICTS, EQUIVALENCE_MARGIN, NO_RUNS, RULE_DATE, SUPPORTS, TARGET_HALF_WIDTH, pooled_sd
+from .comparisons import TARGET_HALF_WIDTH
+from .stats import CONTRADICTS, EQUIVALENCE_MARGIN, NO_RUNS, RULE_DATE, SUPPORTS, pooled_sd
 from .tables import markdown_table
 
 RULE = f"""**The verdict rule, dated {RULE_DATE}** (`src/inception_repro/analysis/stats.py`), stated before the runs of the study-design rerun exist and applied to every claim in the claims table:

@@ -194,7 +194,7 @@ def plot_accuracy_vs_cost(runs_df: pd.DataFrame, scale: str, metric: str = STUDY
 
 
 def plot_claims(claims: pd.DataFrame) -> Plot:
-    """Every claim of a `stats.claims_table` as one row: our paired Δ top-1 with its 95% CI beside
+    """Every claim of a `comparisons.claims_table` as one row: our paired Δ top-1 with its 95% CI beside
     the paper's Δ (ImageNet; its direction where it gives no number) and our verdict."""
     scale = claims.attrs["scale"]
     by_id = {c.claim: c for c in all_claims()}

@@ -17,23 +17,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import statistics
 import sys
-from collections import defaultdict
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from ..ablations import ablation_names, load_ablation
 from ..cli import run_cli
 from ..errors import UserError
 from ..provenance import atomic_write, project_root, short_commit
-from ..store import RunFolder
 from .conclusions import COLUMN_GUIDE, RULE, conclusions
-from .power import POWER, minimum_detectable_effect, seeds_for_power
-from .stats import pooled_sd
+from .probe_section import PROBES, probe_section
+from .run_records import budget_lines, records_behind, run_commits, study_cost
 
 BEGIN = "<!-- results:begin (written by python -m inception_repro.analysis.readme_results) -->"
 END = "<!-- results:end -->"
@@ -59,102 +54,10 @@ def resolution_caption(tables: Path) -> str:
 
 
 FULL = Path("docs") / "results.md"
-PROBES = Path("results") / "bench" / "probes.json"
-
-
-def fmt(x: float | None, spec: str = ".2f") -> str:
-    """A table cell: ``x`` formatted, or - where there is no value."""
-    return "-" if x is None else format(x, spec)
-
-
-def probe_table(result: dict) -> str:
-    """The probe table (results/bench/probes.json, written by ``make probe``) in Markdown."""
-    commits = sorted({short_commit(r.get("git_commit")) for d in result["designs"] for r in d["runs"]})
-    labels = [f"{c['ablation']} `{c['variant']}` - `{c['control']}`" for c in result["comparisons"]]
-    rows = [
-        f"Paired deltas of test top-1 in percentage points: {', '.join(labels)}; *pooled sd*: their sds pooled "
-        f"(weighted by degrees of freedom). Budget {result['budget_hours']:g} h of this machine for one seed = "
-        f"{result['study_runs_per_seed']} runs, {result['workers']} at a time; *detectable*: the smallest true "
-        f"delta a paired t-test finds with {result['power']:.0%} power at alpha {result['alpha']}, at the pooled sd "
-        f"(from `results/bench/probes.json`; runs made by commit {', '.join(f'`{c}`' for c in commits)}).",
-        "",
-        "| design | overrides of the cpu scale | grids | s/run | seeds | paired sd per comparison | pooled sd "
-        "| detectable | seeds in budget | detectable in budget |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for d in result["designs"]:
-        grids = next((r["grid_sizes"] for r in d["runs"] if r.get("grid_sizes")), None)
-        overrides = " ".join(f"`{o}`" for o in d["overrides"]) or "(none)"
-        rows.append(f"| {d['name']} | {overrides} | {'/'.join(map(str, grids)) if grids else '-'} "
-                    f"| {fmt(d['seconds_per_run'], '.0f')} | {d['n_seeds']} "
-                    f"| {' / '.join(fmt(c['paired_sd_pp']) for c in d['comparisons'])} | {fmt(d['pooled_sd_pp'])} "
-                    f"| {fmt(d['detectable_pp'])} | {fmt(d['seeds_in_budget'], 'd')} | {fmt(d['detectable_in_budget_pp'])} |")
-    return "\n".join(rows)
-
-
-def probe_choice(result: dict) -> dict | None:
-    """The probed design (of a probes.json ``result``) with the smallest effect detectable within the budget, or None."""
-    scored = [d for d in result["designs"] if d["detectable_in_budget_pp"] is not None]
-    return min(scored, key=lambda d: d["detectable_in_budget_pp"]) if scored else None
-
-
-def probe_section(path: Path) -> list[str]:
-    """How the study scale was chosen: the probe table (``make probe``) and the design it picks."""
-    if not path.is_file():
-        return []
-    result = json.loads(path.read_text())
-    if "comparisons" not in result or any("n_seeds" not in d for d in result.get("designs", [])):
-        raise UserError(f"{path} is a probe result of an older version: run make probe (or its --merge) again")
-    scored = [d for d in result["designs"] if d["detectable_in_budget_pp"] is not None]
-    lines = ["### How the study scale was chosen", "", probe_table(result), ""]
-    if scored:
-        best = probe_choice(result)
-        lines += [f"The smallest effect detectable within the budget is {best['detectable_in_budget_pp']:.2f} points, "
-                  f"with `{best['name']}`: configs/scale/cpu.yaml is that design. *seeds*: the fewest seeds any of "
-                  f"its comparisons has; each design's pooled sd comes from {min(d['n_seeds'] for d in scored)} to "
-                  f"{max(d['n_seeds'] for d in scored)} seeds, and its comparisons share their control's runs (one "
-                  "config), so they are not independent and the pooled sd is less certain than its degrees of "
-                  "freedom suggest. Seconds per run are those of the probed configs, measured while other probes "
-                  "shared the cores; the study's variants with the paper's stems (Table 2, Table 3) cost more per "
-                  "run, so *seeds in budget* overstates what the whole study affords: the README gives what its runs "
-                  "cost.", ""]
-    return lines
 
 
 class MissingMarkers(RuntimeError):
     """README.md has no place marked for the results section."""
-
-
-def records_behind(root: Path, run_dirs: list[str]) -> list[tuple[dict, dict]]:
-    """(config, summary) of each run a table used (its ``.meta.json`` ``run_dirs``), read once."""
-    records = []
-    for run in run_dirs:
-        folder = RunFolder(root / run)
-        summary = folder.read_summary()
-        if summary is None or not folder.config.is_file():
-            raise UserError(f"{run}: the run behind results/tables is gone: run `make notebooks` again")
-        records.append((yaml.safe_load(folder.config.read_text()), summary.to_dict()))
-    return records
-
-
-def run_commits(records: list[tuple[dict, dict]]) -> str:
-    """The commits that made the runs, e.g. `` `e487b80` ``."""
-    return ", ".join(f"`{c}`" for c in sorted({short_commit(s.get("git_commit")) for _, s in records}))
-
-
-def budget_lines(records: list[tuple[dict, dict]]) -> list[str]:
-    """One line per ablation and budget: the run count and what each of them trained (scale, width,
-    epochs x images, the commit it ran)."""
-    runs: dict[tuple, int] = defaultdict(int)
-    for cfg, summary in records:
-        images = cfg["data"]["train_subset"] or "all"
-        runs[(summary["ablation"], cfg["scale"]["name"], cfg["model"]["width"], cfg["trainer"]["max_epochs"], images,
-              short_commit(summary.get("git_commit")))] += 1
-    return [
-        f"- `{ablation}`: {n} runs, scale `{scale}`, width {width}, {epochs} epochs x {images} "
-        f"training images, commit `{commit}`"
-        for (ablation, scale, width, epochs, images, commit), n in sorted(runs.items())
-    ]
 
 
 def render(root: Path, records: list[tuple[dict, dict]]) -> str:
@@ -209,40 +112,6 @@ def compact_claims(claims: pd.DataFrame) -> str:
         rows.append(f"| {r.claim} ({r.paper_section}) | {paper} | {ours} | {int(r.n_seeds) if pd.notna(r.n_seeds) else 0} "
                     f"| {detectable} | {r.verdict} | {r.holm_verdict} |")
     return "\n".join(rows)
-
-
-STUDY_SEEDS = 9  # the seeds the committed study has for every claim (ablate <ablations> --seeds 9 --store study)
-
-
-def study_cost(root: Path, records: list[tuple[dict, dict]], claims: pd.DataFrame) -> str:
-    """What the runs behind the table cost (their ``wall_time_s``, a shared run counted once) and
-    what STUDY_SEEDS seeds detect at their pooled seed noise, or, before two seeds, at the noise the
-    probes measured for the scale's design."""
-    summaries = [summary for _, summary in records]
-    trained = [s for s in summaries if "shared_from" not in s]
-    walls = sorted(s["wall_time_s"] for s in trained)
-    by_config: dict[tuple[str, str], list[float]] = defaultdict(list)  # a seed of the study trains each config once
-    for s in trained:
-        by_config[(s["ablation"], s["variant"])].append(s["wall_time_s"])
-    seeds_per_ablation: dict[str, set[int]] = defaultdict(set)
-    for s in summaries:
-        seeds_per_ablation[s["ablation"]].add(s["seed"])
-    counts = sorted({len(seeds) for seeds in seeds_per_ablation.values()})
-    seeds = f"{counts[0]} seed{'s' * (counts[0] != 1)}" if len(counts) == 1 else f"{counts[0]} to {counts[-1]} seeds"
-    sd, source = pooled_sd(claims), "the pooled paired sd of these runs"
-    probes = root / PROBES
-    if math.isnan(sd) and probes.is_file() and (chosen := probe_choice(json.loads(probes.read_text()))) is not None:
-        sd, source = chosen["pooled_sd_pp"], f"the pooled paired sd the probes measured for this design (`{chosen['name']}`)"
-    per_seed = sum(statistics.mean(w) for w in by_config.values()) / 3600
-    text = (f"The runs behind this table: {len(summaries)} records of {seeds} per ablation, {len(trained)} "
-            f"trained and {len(summaries) - len(trained)} shared; a trained run took {walls[0]:.0f} to {walls[-1]:.0f} s "
-            f"(`wall_time_s`, median {statistics.median(walls):.0f} s); one "
-            f"seed of the {len(by_config)} configs recorded so far, each at its mean time, is {per_seed:.1f} core-hours.")
-    if math.isnan(sd):
-        return text
-    return (f"{text} At {source}, {sd:.2f} points, {STUDY_SEEDS} seeds detect "
-            f"{minimum_detectable_effect(sd, STUDY_SEEDS):.2f} points with {POWER:.0%} power, and a 1-point effect "
-            f"needs {seeds_for_power(sd, 1.0)} seeds.")
 
 
 def render_short(root: Path, records: list[tuple[dict, dict]]) -> str:

@@ -32,7 +32,8 @@ from ..cli import run_cli
 from ..metrics import STEP, TEST_TOP1, VAL_TOP1
 from ..training.tracking import credentials_found, server_url
 from .collect import collect_runs
-from .stats import CONFIDENCE, claims_table, variant_summary
+from .comparisons import claims_table
+from .stats import CONFIDENCE, variant_summary
 from .tables import markdown_table
 from .wandb_push import default_project
 
@@ -68,7 +69,7 @@ def _interval(low: float, high: float) -> str:
 
 def intervals_text(runs: pd.DataFrame, ablation: str, scale: str) -> str:
     """Test top-1 per variant and each claim's paired Δ with their 95% intervals, as the notebooks
-    compute them (stats.variant_summary, stats.claims_table) from the complete runs at `scale`."""
+    compute them (stats.variant_summary, comparisons.claims_table) from the complete runs at `scale`."""
     variants = variant_summary(runs, ablation, scale)
     per_variant = pd.DataFrame({
         "variant": variants["variant"], "seeds": variants["n"], "test top-1 (%)": variants["mean"],

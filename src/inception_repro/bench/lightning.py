@@ -12,7 +12,7 @@ from omegaconf import DictConfig
 from torch.utils.data import DataLoader, TensorDataset
 
 from inception_repro.bench.device_timing import StepTimer, bench_trainer
-from inception_repro.bench.loops import PlainLoop
+from inception_repro.bench.plain_step import PlainLoop
 from inception_repro.training.builders import build_datamodule, build_module, build_network
 from inception_repro.training.history import HistoryLogger
 
