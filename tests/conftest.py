@@ -134,6 +134,13 @@ def _logged_steps(metrics: Path) -> list[int]:
 def kill_once_logged(module: str, argv: list[str], metrics: Path, step: int, log: Path) -> None:
     """Start ``python -m module argv``; SIGKILL its whole process group (the run and any DDP ranks it
     started), as a preemption would, once ``metrics`` has a row at ``step`` or later."""
+    status = signal_once_logged(module, argv, metrics, step, log, signal.SIGKILL)
+    assert status == -signal.SIGKILL, log.read_text()[-3000:]
+
+
+def signal_once_logged(module: str, argv: list[str], metrics: Path, step: int, log: Path, signum: int) -> int:
+    """Start ``python -m module argv``; send ``signum`` to its whole process group once ``metrics`` has
+    a row at ``step`` or later; its exit status (stderr in ``log``)."""
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
     with open(log, "w") as err:
         child = subprocess.Popen([sys.executable, "-m", module, *argv], stdout=subprocess.DEVNULL, stderr=err,
@@ -141,10 +148,10 @@ def kill_once_logged(module: str, argv: list[str], metrics: Path, step: int, log
         deadline = time.monotonic() + 300
         while child.poll() is None and time.monotonic() < deadline:
             if any(s >= step for s in _logged_steps(metrics)):
-                os.killpg(child.pid, signal.SIGKILL)
+                os.killpg(child.pid, signum)
                 break
             time.sleep(0.002)
-        assert child.wait() == -signal.SIGKILL, log.read_text()[-3000:]
+        return child.wait(timeout=300)
 
 
 @pytest.fixture

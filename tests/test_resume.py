@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,7 @@ from inception_repro.data import FashionMNISTDataModule
 from inception_repro.store import RunFolder
 from inception_repro.training.checkpoint import LastCheckpoint
 
-from conftest import kill_once_logged, needs_fashion_mnist, run_folder, short_run_overrides
+from conftest import kill_once_logged, needs_fashion_mnist, run_folder, short_run_overrides, signal_once_logged
 
 pytestmark = needs_fashion_mnist
 
@@ -115,6 +117,30 @@ def test_killed_run_resumes_bitwise(kill_after_row, resumed_from, reference, tmp
     _assert_same_run(run_dir, reference)
     # the killed session's time up to its checkpoint counts (the summary it left records none)
     assert 0 < left["wall_time_s"] < json.loads((run_dir / "summary.json").read_text())["wall_time_s"]
+
+
+@pytest.mark.parametrize(("signum", "status", "line"), [
+    (signal.SIGTERM, 143, r"error: stopped by SIGTERM at step (\d+); run the same command to resume it from its "
+                          r"checkpoint at step (\d+)"),
+    (signal.SIGINT, 130, r"error: interrupted; run the same command again to resume where it stopped"),
+], ids=["SIGTERM", "Ctrl-C"])
+def test_a_signalled_run_says_so_in_one_line_and_resumes_bitwise(signum, status, line, reference, tmp_path,
+                                                                   fmnist_cache):
+    """SIGTERM (SLURM's preemption) saves the checkpoint at the end of its step; Ctrl-C stops at once.
+    Either way the record stays incomplete and the same command resumes it bit for bit."""
+    argv = ["ablation=aux", "variant=bn", *short_run_overrides(tmp_path, fmnist_cache)]
+    run_dir = run_folder(tmp_path)
+    assert signal_once_logged("inception_repro.train", argv, run_dir / "metrics.csv", 4, tmp_path / "log",
+                              signum) == status, (tmp_path / "log").read_text()[-3000:]
+    errors = [row for row in (tmp_path / "log").read_text().splitlines() if row.startswith("error:")]
+    assert len(errors) == 1 and re.fullmatch(line, errors[0]), errors
+    assert "Traceback" not in (tmp_path / "log").read_text()
+    left = _after_kill(run_dir)
+    if signum == signal.SIGTERM:  # saved at the end of the step the signal came in (during a validation: the last one)
+        stopped, saved = (int(step) for step in re.fullmatch(line, errors[0]).groups())
+        assert left["step"] == saved and (saved == stopped or saved % 3 == 0), (stopped, saved)
+    assert train.main(argv) == 0
+    _assert_same_run(run_dir, reference)
 
 
 def test_a_run_killed_after_its_last_step_resumes_bitwise(reference, tmp_path, fmnist_cache):

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from inception_repro import ablate
+from inception_repro import ablate, grid_schedule
 from inception_repro.config import compose_run
 from inception_repro.errors import ConfigError
 from inception_repro.store import config_hash
@@ -83,10 +83,10 @@ def test_parallel_cpu_runs_need_a_fixed_thread_count(tmp_path):
     store = [f"results_dir={tmp_path}", "allow_outside_results=true"]
     planned = ablate.plan_grid(["aux"], "cpu", "1", [*store, "trainer.threads=null"], force=False)
     with pytest.raises(ConfigError, match="trainer.threads"):
-        ablate.check_jobs(planned, 2)
-    ablate.check_jobs(planned, 1)
+        grid_schedule.check_jobs(planned, 2)
+    grid_schedule.check_jobs(planned, 1)
     with pytest.raises(ConfigError, match="at least 1"):
-        ablate.check_jobs(planned, 0)
+        grid_schedule.check_jobs(planned, 0)
 
 
 @needs_fashion_mnist

@@ -13,25 +13,15 @@ process is training (its folder is locked) is skipped and reported; the grid goe
 A run is identified by its config (``store.config_hash``; the names ablation and variant do not
 count): runs of several grids with one config train once and the others record that run, their
 summary naming it in ``shared_from`` (e.g. aux/bn and factorization/baseline are one run).
-``--jobs N`` trains N runs at once in worker processes; each run's thread count is its config's
-``trainer.threads`` (1 at the cpu scale), so a run's result does not depend on N.
+``--jobs N`` trains N runs at once in worker processes (inception_repro.grid_schedule).
 """
 
 from __future__ import annotations
 
-import ctypes
-import logging
-import os
-import signal
 import statistics
 import sys
 import uuid
-from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from contextlib import contextmanager, redirect_stderr, redirect_stdout
-from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
 
 from omegaconf import DictConfig
 from rich.console import Console
@@ -41,17 +31,15 @@ from inception_repro.ablations import ablation_names, load_ablation
 from inception_repro.cli import ArgumentParser, run_cli
 from inception_repro.config import compose_run
 from inception_repro.distributed import launched_as_rank_zero
-from inception_repro.errors import ConfigError, Stopped
+from inception_repro.errors import ConfigError
 from inception_repro.compare import compare_with_study
 from inception_repro.metrics import STUDY_METRIC
 from inception_repro.provenance import project_root
-from inception_repro.store import (
-    STORES, RunBusyError, RunFolder, RunRecordError, Summary, read_record, reopen_run, restart_run, run_identity,
-)
+from inception_repro.store import STORES, RunBusyError, Summary, read_record, reopen_run, restart_run
 from inception_repro.store.decision import RESTART, RETRY, SHARE
 from inception_repro.store.plan import PlannedRun, plan_runs
 from inception_repro.slurm import LAUNCHERS, is_hydra_override, send_grid
-from inception_repro.train import train_run
+from inception_repro.grid_schedule import check_jobs, default_jobs, record_share, train_all
 
 console = Console()
 GRID_KEYS = ("ablation", "variant", "seed", "run_dir")
@@ -118,143 +106,16 @@ def run_grid(planned: list[PlannedRun], launcher: str | None = None, overrides: 
     pending = [run for run in shares if any(run.source is t for t in todo)]  # recorded when the run they share ends
     for run in shares:
         if not any(run is p for p in pending):
-            _share(run)
+            record_share(run)
     if launcher:
         if todo:
             send_grid(todo, launcher, overrides or [])
         if pending:
             console.print(f"{len(pending)} runs share a run of this array: the same command records them once it has ended")
     elif todo:
-        _train_all(todo, pending, jobs)
+        train_all(todo, pending, jobs)
     if plan:
         plan.done()
-
-
-def _train_all(todo: list[PlannedRun], shares: list[PlannedRun], jobs: int) -> None:
-    """Train ``todo`` (in this process, or in ``jobs`` worker processes), each run's shares recorded when it ends."""
-
-    def finished(run: PlannedRun, summary: Summary | None, error: BaseException | None = None) -> None:
-        if isinstance(error, RunBusyError):
-            run.action = "busy"
-            console.print(f"[yellow]skipped[/]: {error}", soft_wrap=True)
-        elif error is None and summary is not None:
-            result = f"test top-1 {summary.metrics[STUDY_METRIC]:.4f}" if summary.status == "complete" else summary.failure
-            console.print(f"{run.name}: {summary.status}, {result}", soft_wrap=True)
-        for shared in (s for s in shares if s.source is run):
-            _share(shared)
-
-    jobs = min(jobs, len(todo))
-    if jobs == 1:
-        for i, run in enumerate(todo, 1):
-            console.rule(f"[{i}/{len(todo)}] {run.cfg.ablation} / {run.variant} / seed{run.seed} ({run.action})")
-            try:
-                summary = train_run(run.cfg)  # ranks > 0 of a DDP grid train along, they clear nothing
-            except RunBusyError as error:
-                finished(run, None, error)
-                continue
-            finished(run, summary)
-        return
-    console.print(f"{jobs} workers; each run's output (its progress) goes to .seed<k>.log beside its folder, "
-                  f"e.g. {todo[0].folder.log_path}", soft_wrap=True)
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"), initializer=_grid_worker,
-                             initargs=(os.getpid(),)) as pool, _sigterm_stops(pool):
-        futures: dict[Future, PlannedRun] = {pool.submit(train_in_worker, run.cfg): run for run in todo}
-        for i, future in enumerate(as_completed(futures), 1):
-            run = futures[future]
-            console.print(f"[{i}/{len(todo)}] ", end="")
-            try:
-                finished(run, future.result())
-            except RunBusyError as error:
-                finished(run, None, error)
-            except BaseException:
-                pool.shutdown(wait=False, cancel_futures=True)  # the runs already training finish; no new one starts
-                raise
-
-
-@contextmanager
-def _sigterm_stops(pool: ProcessPoolExecutor) -> Iterator[None]:
-    """While the workers train, a SIGTERM to the grid (SLURM's preemption, ``kill``) stops it: each worker
-    gets one too, saves its run's checkpoint at the end of the step and stops; the grid then exits 143."""
-
-    def stop(signum: int, _frame: Any) -> None:
-        for process in list((pool._processes or {}).values()):  # the pool's workers (CPython keeps them there)
-            process.terminate()
-        raise Stopped("the grid was stopped by SIGTERM; each run in training saved its checkpoint: "
-                      "run the same command to resume", signum)
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _grid_worker(parent: int) -> None:
-    """A grid worker: it gets SIGTERM (it saves its run's checkpoint and stops) when the grid's process
-    dies, even by SIGKILL; Lightning's info lines off (its run's log file keeps the rest)."""
-    if sys.platform == "linux":
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != parent:  # it died before the line above
-            os.kill(os.getpid(), signal.SIGTERM)
-    for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-
-
-def train_in_worker(cfg: DictConfig) -> dict:
-    """``train_run`` in a grid worker, its output in ``.seed<k>.log`` beside the run folder."""
-    folder = RunFolder(Path(cfg.run_dir))
-    folder.root.parent.mkdir(parents=True, exist_ok=True)
-    with open(folder.log_path, "a") as log, redirect_stdout(log), redirect_stderr(log):
-        return train_run(cfg)
-
-
-def _share(run: PlannedRun) -> None:
-    """Record ``run`` as the complete run of the same config it shares (its source must be complete)."""
-    source = run.source.folder if isinstance(run.source, PlannedRun) else run.source
-    try:
-        with run.folder.locked():
-            run.folder.write_shared(source, run.cfg, run_identity(run.cfg))
-    except RunBusyError as error:
-        run.action = "busy"
-        console.print(f"[yellow]skipped[/]: {error}", soft_wrap=True)
-        return
-    except RunRecordError as error:
-        run.action = "failed"
-        console.print(f"{run.name}: not recorded: {error}", soft_wrap=True)
-        return
-    console.print(f"{run.name}: shared, the same run as {source.root}", soft_wrap=True)
-
-
-def default_jobs(planned: list[PlannedRun]) -> int:
-    """Workers a grid uses unless told: at the CPU scales whose runs set ``trainer.threads``, as many
-    as the cores allow; else one (runs then use torch's threads, and N of them would compete)."""
-    cfg = planned[0].cfg
-    if cfg.trainer.accelerator != "cpu" or not cfg.trainer.threads or _distributed(cfg):
-        return 1
-    return max(1, available_cores() // int(cfg.trainer.threads))
-
-
-def available_cores() -> int:
-    """The cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def _distributed(cfg: DictConfig) -> bool:
-    t = cfg.trainer
-    return str(t.strategy).startswith("ddp") or t.num_nodes > 1 or t.devices not in (1, "1", "auto")
-
-
-def check_jobs(planned: list[PlannedRun], jobs: int) -> None:
-    """Refuse ``jobs`` > 1 for CPU runs without a fixed thread count: their results would depend on N."""
-    cfg = planned[0].cfg
-    if jobs < 1:
-        raise ConfigError(f"JOBS={jobs}: must be at least 1")
-    if jobs > 1 and _distributed(cfg):
-        raise ConfigError(f"JOBS={jobs}: a distributed run (trainer.strategy={cfg.trainer.strategy}) takes the whole "
-                          "machine; use JOBS=1")
-    if jobs > 1 and cfg.trainer.accelerator == "cpu" and not cfg.trainer.threads:
-        raise ConfigError(f"JOBS={jobs} needs trainer.threads set (e.g. trainer.threads=1): a CPU run's result "
-                          "depends on its thread count")
 
 
 def _prepare_record(run: PlannedRun, token: str) -> bool:

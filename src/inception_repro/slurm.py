@@ -30,7 +30,7 @@ from inception_repro.train import train_run
 
 
 class GridRun(Protocol):
-    """What a job array needs of a planned run (``ablate.PlannedRun``)."""
+    """What a job array needs of a planned run (``store.plan.PlannedRun``)."""
 
     variant: str
     seed: int

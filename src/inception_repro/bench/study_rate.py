@@ -20,7 +20,8 @@ import tempfile
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from inception_repro.ablate import available_cores, parse_ablations, plan_grid
+from inception_repro.ablate import parse_ablations, plan_grid
+from inception_repro.grid_schedule import available_cores
 from inception_repro.bench.loops import scaling_point
 from inception_repro.data.fashion_mnist import TRAIN_SIZE
 
