@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,9 +15,13 @@ import torch
 from filelock import FileLock
 
 from inception_repro import ablate, train
+from inception_repro.ablations import load_ablation
 from inception_repro.analysis.collect import collect_runs
 from inception_repro.config import compose_run
 from inception_repro.data.fashion_mnist_files import FILES
+from inception_repro.errors import ConfigError
+from inception_repro.paths import CONFIG_DIR
+from inception_repro.provenance import project_root
 from inception_repro.runs import RunFolder, config_hash
 
 from conftest import error_line, fashion_mnist_gz_dir, needs_fashion_mnist, tiny_run_overrides
@@ -193,3 +200,60 @@ def test_analysis_of_an_empty_results_folder_says_so(tmp_path):
         assert runs.empty and "status" in runs.columns
     with pytest.raises(FileNotFoundError, match="no-such-folder"):
         collect_runs(tmp_path / "no-such-folder")
+
+
+AUX_YAML = (CONFIG_DIR / "ablations" / "aux.yaml").read_text()
+
+
+def _edit(old: str, new: str) -> str:
+    assert old in AUX_YAML
+    return AUX_YAML.replace(old, new, 1)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("name: aux\nvariants: {bn: [a\n", "is not valid YAML at line 3 (expected ',' or ']', but got '<stream end>')"),
+        ("name: aux\n\tcontrol: plain\n", "is not valid YAML at line 2 (found character '\\t' that cannot start any token)"),
+        ("- aux\n- bn\n", ": an ablation file must be a mapping with the keys name, paper_section, claim, control, variants, claims, notebook, not a list"),
+        ("", ": an ablation file must be a mapping with the keys name, paper_section, claim, control, variants, claims, notebook, not empty"),
+        (_edit("variants:", "variantz:"), ": 'variantz' is not a key of an ablation file; valid keys: name, paper_section, claim, control,"),
+        (_edit("variants:\n  none: [model.aux=none]\n  plain: [model.aux=plain]\n  bn: [model.aux=bn]\n", ""),
+         ": an ablation file lacks 'variants' (required: name, paper_section, claim, control, variants)"),
+        (_edit("control: plain\n", ""), ": an ablation file lacks 'control' (required:"),
+        (_edit("variants:\n  none: [model.aux=none]\n  plain: [model.aux=plain]\n  bn: [model.aux=bn]", "variants: [none, plain, bn]"),
+         ": variants of an ablation file must be a mapping, not a list"),
+        (_edit("bn: [model.aux=bn]", "bn: {model.aux: bn}"), ": variant 'bn' must be a list of config overrides such as [model.aux=bn], not {'model.aux': 'bn'}"),
+        (_edit("bn: [model.aux=bn]", "bn: model.aux=bn"), ": variant 'bn' must be a list of config overrides such as [model.aux=bn], not 'model.aux=bn'"),
+        (_edit("control: plain\n", "control: deep\n"), ": control 'deep' is not one of its variants"),
+        (_edit("name: aux", "name: auxiliary"), ": name 'auxiliary' is not the file's name 'aux'"),
+        (_edit("claims:\n", "claims:\n  - a sentence\n"), ": each claim must be a mapping with the keys id, paper_section, control, variant,"),
+        (_edit("claims:\n  - id: aux_bn_vs_plain", "claims:\n  aux_bn_vs_plain:\n  - id: x"), ": claims of an ablation file must be a list, not a mapping"),
+        (_edit("paper_delta: 0.4", "paper_delta: lots"), ": paper_delta of claim 'aux_bn_vs_plain' must be a number or empty, not a string 'lots'"),
+        (_edit("direction: better", "direction: bigger"), ": claim 'aux_bn_vs_plain' has direction 'bigger'; it must be one of better, worse, same"),
+        (_edit("    variant: bn\n", "    variant: bn\n    delta: 1\n"), ": 'delta' is not a key of claim 'aux_bn_vs_plain'; valid keys: id,"),
+        (_edit("statement: A batch", "statement: [A batch"), "is not valid YAML at line 21"),
+    ],
+)
+def test_a_malformed_ablation_file_is_one_line_naming_it(text, expected, tmp_path):
+    (tmp_path / "ablations").mkdir()
+    path = tmp_path / "ablations" / "aux.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as error:
+        load_ablation("aux", tmp_path)
+    assert str(error.value).startswith(str(path)) and expected in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_a_grid_of_a_malformed_ablation_file_is_one_line_and_writes_nothing(tmp_path):
+    configs = tmp_path / "configs"
+    shutil.copytree(CONFIG_DIR, configs)
+    (configs / "ablations" / "aux.yaml").write_text(_edit("control: plain\n", ""))
+    env = {**os.environ, "INCEPTION_REPRO_CONFIGS": str(configs), "PYTHONPATH": str(project_root() / "src")}
+    done = subprocess.run([sys.executable, "-m", "inception_repro.ablate", "aux", "--seeds", "1", "--",
+                           f"results_dir={tmp_path / 'results'}", "allow_outside_results=true"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == (f"error: {configs / 'ablations' / 'aux.yaml'}: an ablation file lacks 'control' "
+                                   "(required: name, paper_section, claim, control, variants)")
+    assert not (tmp_path / "results").exists()
