@@ -17,9 +17,10 @@ from filelock import FileLock
 from inception_repro import ablate, train
 from inception_repro.ablations import load_ablation
 from inception_repro.analysis.collect import collect_runs
+from inception_repro.analysis.load import load
 from inception_repro.config import compose_run
 from inception_repro.data.fashion_mnist_files import FILES
-from inception_repro.errors import ConfigError
+from inception_repro.errors import ConfigError, UserError
 from inception_repro.paths import CONFIG_DIR
 from inception_repro.provenance import project_root
 from inception_repro.runs import RunFolder, config_hash
@@ -257,3 +258,42 @@ def test_a_grid_of_a_malformed_ablation_file_is_one_line_and_writes_nothing(tmp_
     assert done.stderr.strip() == (f"error: {configs / 'ablations' / 'aux.yaml'}: an ablation file lacks 'control' "
                                    "(required: name, paper_section, claim, control, variants)")
     assert not (tmp_path / "results").exists()
+
+
+STUDY_RUN = project_root() / "results" / "runs" / "cpu" / "aux" / "bn" / "seed0"
+METRICS = (STUDY_RUN / "metrics.csv").read_text().splitlines(keepends=True)  # 41 lines; line 4 a validation row
+
+
+def _cell(line: int, column: str, value: str) -> list[str]:
+    """METRICS with one cell replaced (lines count from 1, the header's)."""
+    header = METRICS[0].rstrip("\n").split(",")
+    cells = METRICS[line - 1].rstrip("\n").split(",")
+    cells[header.index(column)] = value
+    return [*METRICS[: line - 1], ",".join(cells) + "\n", *METRICS[line:]]
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        (_cell(4, "val/top1", "abc"), "metrics.csv, line 4: val/top1='abc' is not a number"),
+        (_cell(7, "train/loss", "1.2.3"), "metrics.csv, line 7: train/loss='1.2.3' is not a number"),
+        (_cell(5, "step", ""), "metrics.csv, line 5: step='' is not a step number"),
+        ([*METRICS[:-1], METRICS[-1][:8]], "metrics.csv, line 41: 3 cells where the header names 17 (a row cut short?)"),
+        ([*METRICS[:9], METRICS[9].rstrip("\n") + ",0.5\n", *METRICS[10:]], "metrics.csv, line 10: 18 cells where the header names 17"),
+        ([METRICS[0].replace("step,", ""), *METRICS[1:]], "metrics.csv, line 1: the header 'epoch,train/loss,"),
+        ([METRICS[0].replace("val/top5,", "val/top1,"), *METRICS[1:]], "metrics.csv, line 1: the header names the column 'val/top1' twice"),
+        ([], "metrics.csv, line 1: the header '' does not start with step,epoch"),
+    ],
+)
+def test_a_malformed_metrics_csv_is_one_line_naming_its_line(lines, expected, tmp_path):
+    """What a notebook's ``study.history()`` (learning curves, the aux overtake) reads: a bad cell
+    names the file and line, not a TypeError in a plot."""
+    run = tmp_path / "runs" / "cpu" / "aux" / "bn" / "seed0"
+    shutil.copytree(STUDY_RUN, run)
+    (run / "metrics.csv").write_text("".join(lines))
+    before = _snapshot(tmp_path)
+    with pytest.raises(UserError) as error:
+        load(tmp_path, scale="cpu").history()
+    assert str(error.value).startswith(f"{run / expected}") and "\n" not in str(error.value)
+    assert str(error.value).endswith("restore that file (git checkout, in the committed study) or delete its run folder to train the run again")
+    assert _snapshot(tmp_path) == before

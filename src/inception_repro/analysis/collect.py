@@ -7,6 +7,8 @@ row with `status == "corrupt"` and a `problem` saying why. Statistics use only `
 
 from __future__ import annotations
 
+import csv
+import math
 import re
 import warnings
 from pathlib import Path
@@ -15,7 +17,9 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from ..runs import NUMERIC_KEYS, STATUSES as RUN_STATUSES, SUMMARY_KEYS, RunRecord, read_records, summary_problem
+from ..runs import (
+    NUMERIC_KEYS, STATUSES as RUN_STATUSES, SUMMARY_KEYS, RunRecord, RunRecordError, read_records, summary_problem,
+)
 
 STATUSES = (*RUN_STATUSES, "corrupt")
 COLUMNS = (*SUMMARY_KEYS, "run_dir", "problem")
@@ -66,12 +70,61 @@ def collect_runs(results_dir: str | Path, scale: str | None = None) -> pd.DataFr
     return _frame([_record_row(r) for r in read_records(results_dir, scale)])
 
 
+HISTORY_COLUMNS = ["step", "epoch"]
+"""The columns every metrics.csv starts with (training/history.py), before the metrics logged."""
+
+
+def _history_error(path: Path, line: int | None, problem: str) -> RunRecordError:
+    where = f"{path}, line {line}" if line else str(path)
+    return RunRecordError(f"{where}: {problem}; restore that file (git checkout, in the committed study) or "
+                          "delete its run folder to train the run again")
+
+
+def read_history(path: Path) -> pd.DataFrame:
+    """A run's metrics.csv as numbers: a row per logged step, NaN where the row logged no value.
+
+    A file that is not one (a header without ``step,epoch`` first or with a column twice, a row of
+    more or fewer cells than the header, a cell that is not a number, a row without its step) is a
+    ``RunRecordError`` naming the file and line; OSError if it cannot be opened.
+    """
+    rows: list[list[float]] = []
+    with open(path, newline="") as f:
+        reader = csv.reader(f)
+        try:
+            header = next(reader, [])
+            if header[:2] != HISTORY_COLUMNS:
+                raise _history_error(path, 1, f"the header {','.join(header)[:60]!r} does not start with step,epoch")
+            twice = next((c for c in header if header.count(c) > 1), None)
+            if twice is not None:
+                raise _history_error(path, 1, f"the header names the column {twice!r} twice")
+            for row in reader:
+                if len(row) != len(header):
+                    short = " (a row cut short?)" if len(row) < len(header) else ""
+                    raise _history_error(path, reader.line_num, f"{len(row)} cells where the header names {len(header)}{short}")
+                rows.append([_number(path, reader.line_num, column, cell) for column, cell in zip(header, row)])
+                if not rows[-1][0] >= 0 or not rows[-1][0].is_integer():
+                    raise _history_error(path, reader.line_num, f"step={row[0]!r} is not a step number")
+        except (csv.Error, UnicodeDecodeError) as err:
+            raise _history_error(path, None, f"not CSV text ({err})") from None
+    history = pd.DataFrame(rows, columns=header, dtype="float64")
+    return history.astype({"step": "int64"})
+
+
+def _number(path: Path, line: int, column: str, cell: str) -> float:
+    """One cell of metrics.csv: a number, or NaN where the row logged nothing in that column."""
+    try:
+        return float(cell) if cell else math.nan
+    except ValueError:
+        raise _history_error(path, line, f"{column}={cell!r} is not a number") from None
+
+
 def collect_history(results_dir: str | Path, scale: str | None = None) -> pd.DataFrame:
     """Every logged row of every non-corrupt run's metrics.csv, kept wide.
 
     Columns: ablation, variant, seed, scale, status, run_dir, then the CSV's own columns (`step`,
     `epoch`, `train/loss`, `val/top1`, ...; sparse, NaN where a row did not log a metric). Runs
-    whose metrics.csv is missing or unreadable are named in a warning.
+    whose metrics.csv is missing or cannot be opened are named in a warning; a malformed one is a
+    ``RunRecordError`` naming its line (``read_history``).
     """
     runs = collect_runs(results_dir, scale)
     runs = runs[runs["status"] != "corrupt"]
@@ -79,8 +132,8 @@ def collect_history(results_dir: str | Path, scale: str | None = None) -> pd.Dat
     parts, unreadable = [], []
     for run in runs[ids].itertuples(index=False):
         try:
-            part = pd.read_csv(Path(run.run_dir) / "metrics.csv")
-        except (OSError, ValueError) as err:
+            part = read_history(Path(run.run_dir) / "metrics.csv")
+        except OSError as err:
             unreadable.append(f"{run.run_dir} ({type(err).__name__})")
             continue
         parts.append(part.assign(**run._asdict())[ids + list(part.columns)])
