@@ -297,3 +297,14 @@ def test_a_malformed_metrics_csv_is_one_line_naming_its_line(lines, expected, tm
     assert str(error.value).startswith(f"{run / expected}") and "\n" not in str(error.value)
     assert str(error.value).endswith("restore that file (git checkout, in the committed study) or delete its run folder to train the run again")
     assert _snapshot(tmp_path) == before
+
+
+def test_launcher_slurm_without_slurm_is_one_line_before_any_job(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch, as on a machine without SLURM
+    results = tmp_path / "results"
+    assert ablate.main(["aux", "--scale", "cpu", "--seeds", "1", "--launcher", "slurm", "--", f"results_dir={results}",
+                        "allow_outside_results=true", "logger=none"]) == 2
+    assert error_line(capsys) == ("error: LAUNCHER=slurm (--launcher slurm) needs SLURM, and there is no sbatch on PATH here: run "
+                                  "it on a SLURM login node, or train here without LAUNCHER (or with LAUNCHER=local, the same "
+                                  "job array as local processes)")
+    assert not results.exists()
