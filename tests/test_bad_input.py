@@ -67,8 +67,9 @@ def _truncated_copy(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        (["seed=abc"], "seed='abc': must be an integer >= 0"),
-        (["seed=-1"], "seed=-1: must be an integer >= 0"),
+        (["seed=abc"], "seed='abc': must be an integer in [0, 4294967295] (seed_everything and numpy take 32-bit seeds)"),
+        (["seed=-1"], "seed=-1: must be an integer in [0, 4294967295] (seed_everything and numpy take 32-bit seeds)"),
+        (["seed=4294967296"], "seed=4294967296: must be an integer in [0, 4294967295] (seed_everything and numpy take 32-bit seeds)"),
         (["model.input_size=5"], "too small for the light stem: the minimum is"),
         (["model.stem=v3", "model.input_size=10"], "too small for the 299 stem: the minimum is"),
         (["model.width=0"], "model.width=0 must be > 0"),
@@ -122,7 +123,7 @@ def test_a_gpu_run_without_a_gpu_is_one_line(argv, monkeypatch, capsys, results,
         (["data=imagefolder"], "data=imagefolder is not available at scale=cpu (it trains on Fashion-MNIST subsets)"),
         (["data=imagefolder", "scale=gpu"], "data.root is required for data=imagefolder: pass data.root=<value>"),
         (["logger=wandb", "logger.mode=loud"], "logger.mode='loud': must be one of auto, online, offline, disabled"),
-        (["scale=cpu", "seed=1.5"], "seed=1.5: must be an integer >= 0"),
+        (["scale=cpu", "seed=1.5"], "seed=1.5: must be an integer in [0, 4294967295]"),
     ],
 )
 def test_bad_group_values_are_one_line_before_any_data_is_read(argv, expected, capsys, tmp_path):
@@ -181,6 +182,9 @@ def test_single_run_refuses_a_changed_config(capsys, results, fmnist_cache):
     ("argv", "expected"),
     [
         (["aux", "--seeds", "0,0"], "must name at least one distinct, non-negative seed"),
+        (["aux", "--seeds", "1000000"], "SEEDS='1000000' asks for 1000000 seeds; a grid runs at most 1000 (planning composes every run first"),
+        (["aux", "--seeds", ",".join(map(str, range(1001)))], "asks for 1001 seeds; a grid runs at most 1000"),
+        (["aux", "--seeds", "0,4294967296"], "seed=4294967296: must be an integer in [0, 4294967295]"),
         (["aux", "--sedes", "2"], "unrecognized arguments: --sedes 2; usage: inception-ablate"),
         (["aux", "--launcher", "k8s"], "invalid choice: 'k8s'"),
     ],

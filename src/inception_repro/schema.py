@@ -44,10 +44,15 @@ class Range:
 
     def __str__(self) -> str:
         if self.low is not None and self.high is not None:
-            return f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+            return f"in {'(' if self.low_open else '['}{_bound(self.low)}, {_bound(self.high)}{')' if self.high_open else ']'}"
         if self.low is not None:
-            return f"{'>' if self.low_open else '>='} {self.low:g}"
-        return f"{'<' if self.high_open else '<='} {self.high:g}" if self.high is not None else "finite"
+            return f"{'>' if self.low_open else '>='} {_bound(self.low)}"
+        return f"{'<' if self.high_open else '<='} {_bound(self.high)}" if self.high is not None else "finite"
+
+
+def _bound(value: float) -> str:
+    """A range's end as written: whole numbers in full (4294967295, not 4.29497e+09)."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 def ranged(low: float | None = None, high: float | None = None, *, low_open: bool = False,
@@ -62,6 +67,8 @@ def plain_name() -> Any:
 
 
 POSITIVE = {"low": 0, "low_open": True}
+MAX_SEED = 2**32 - 1
+"""The largest seed Lightning's seed_everything (numpy's RandomState) accepts."""
 FRACTION = {"low": 0, "high": 1, "high_open": True}
 
 
@@ -189,7 +196,7 @@ class RunConfig:
     ema: EMA
     ablation: str = plain_name()
     variant: str = plain_name()
-    seed: int = ranged(0)
+    seed: int = ranged(0, MAX_SEED, why="seed_everything and numpy take 32-bit seeds")
     results_dir: str
     run_dir: str
     allow_outside_results: bool
