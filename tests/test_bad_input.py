@@ -72,7 +72,14 @@ def _truncated_copy(tmp_path: Path) -> Path:
         (["seed=4294967296"], "seed=4294967296: must be an integer in [0, 4294967295] (seed_everything and numpy take 32-bit seeds)"),
         (["model.input_size=5"], "too small for the light stem: the minimum is"),
         (["model.stem=v3", "model.input_size=10"], "too small for the 299 stem: the minimum is"),
-        (["model.width=0"], "model.width=0 must be > 0"),
+        (["model.width=0"], "model.width=0 must be a finite number in (0, 2] (1.0 is the paper's network; 2 has four times its parameters)"),
+        (["model.width=inf"], "model.width=inf must be a finite number in (0, 2]"),
+        (["model.width=nan"], "model.width=nan must be a finite number in (0, 2]"),
+        (["model.width=20"], "model.width=20 must be a finite number in (0, 2]"),
+        (["model.input_size=100000"], "model.input_size=100000: a training batch (data.batch_size=16, model.width=0.0625) would keep at "
+                                      "least 240,000 GB of activations for the backward pass, more than one device holds (192 GB); "
+                                      "lower model.input_size (at this batch and width up to 2828 px fit), data.batch_size or model.width"),
+        (["model.stem=v3", "model.input_size=30000"], "model.input_size=30000: a training batch (data.batch_size=16, model.width=0.0625) would keep at least 432 GB"),
         (["data.batch_size=0"], "data.batch_size=0: must be an integer >= 2"),
         (["data.train_subset=8"], "data.train_subset=8 is smaller than data.batch_size=16"),
         # issue 27: each of these trained and wrote a record that was silently wrong
