@@ -19,6 +19,7 @@ from inception_repro.ablations import load_ablation
 from inception_repro.analysis.collect import collect_runs
 from inception_repro.analysis.load import load
 from inception_repro.config import compose_run
+from inception_repro.data import fashion_mnist_files
 from inception_repro.data.fashion_mnist_files import FILES
 from inception_repro.errors import ConfigError, UserError
 from inception_repro.paths import CONFIG_DIR
@@ -319,3 +320,26 @@ def test_launcher_slurm_without_slurm_is_one_line_before_any_job(capsys, tmp_pat
                                   "it on a SLURM login node, or train here without LAUNCHER (or with LAUNCHER=local, the same "
                                   "job array as local processes)")
     assert not results.exists()
+
+
+@needs_fashion_mnist
+def test_a_cache_dir_that_is_a_file_is_one_line(capsys, results, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    _train_fails([], f"data.cache_dir={blocker} is a file, not a folder: point data.cache_dir at a folder", capsys, results, blocker)
+    assert blocker.read_text() == "not a folder"
+
+
+@needs_fashion_mnist
+def test_the_data_cache_has_one_home_whatever_the_current_directory(tmp_path, monkeypatch):
+    """A command run from another folder finds the project's data/ (or the user's cache), never unpacks
+    53 MB where it stands; the config keeps the relative value, so no config hash changes."""
+    assert fashion_mnist_files.cache_home() == project_root()
+    assert compose_run(["scale=cpu"]).data.cache_dir == "data"
+    home, elsewhere = tmp_path / "home", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.setattr(fashion_mnist_files, "cache_home", lambda: home)
+    monkeypatch.chdir(elsewhere)
+    assert fashion_mnist_files.resolve_fashion_mnist(fashion_mnist_gz_dir(), "data", download=False) == home / "data"
+    assert sorted(p.name for p in fashion_mnist_files.raw_dir(home / "data").iterdir()) == sorted(FILES)
+    assert not any(elsewhere.iterdir())
