@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from torchvision.models import inception_v3
@@ -10,6 +12,7 @@ from inception_repro.ablations import ablation_names, load_ablation
 from inception_repro.config import compose_run
 from inception_repro.errors import ConfigError
 from inception_repro.models import InceptionConfig, InceptionOutputs, build_model
+from inception_repro.models.config import MAX_WIDTH
 from inception_repro.models.costs import count_macs, count_params
 from inception_repro.models.geometry import grids, min_input_size
 from inception_repro.models.torchvision_compat import from_torchvision_state_dict
@@ -206,10 +209,46 @@ def test_the_cpu_scale_floors_its_stems_and_a_floor_below_one_is_rejected():
 @pytest.mark.parametrize("stem", ["light", "v3"])
 def test_every_accepted_width_builds_and_runs_forward_and_backward(stem):
     """Widths whose rounded channel counts differ between the 17x17 modules (0.05, 0.3, 0.7, ...) once
-    crashed at the first forward pass: each module takes the width its predecessor gives out."""
+    crashed at the first forward pass: each module takes the width its predecessor gives out. Up to
+    the widest accepted (MAX_WIDTH), and no wider."""
     pixels = 25 if stem == "light" else min_input_size(299, "v3")
-    for width in (0.001, 0.03, 0.05, 0.0625, 0.2, 0.3, 0.45, 0.55, 0.7, 0.8, 0.95):
+    for width in (0.001, 0.03, 0.05, 0.0625, 0.2, 0.3, 0.45, 0.55, 0.7, 0.8, 0.95, 1.3, 1.55, MAX_WIDTH):
         model = build_model(stem=stem, input_size=pixels, width=width, num_classes=10, in_chans=1).train()
         out = model(torch.randn(2, 1, pixels, pixels))
         (out.logits.sum() + out.aux_logits.sum()).backward()
         assert out.logits.shape == (2, 10), width
+    for width in (MAX_WIDTH * 1.01, math.inf, math.nan, -math.inf):
+        with pytest.raises(ConfigError, match=f"model.width={width} must be a finite number in \\(0, 2\\]"):
+            build_model(stem=stem, input_size=pixels, width=width)
+
+
+def _saved_values(cfg: InceptionConfig) -> float:
+    """The values one training image keeps for the backward pass, counted on the meta device (no memory, no compute)."""
+    with torch.device("meta"):
+        model = build_model(cfg).train()
+        images = torch.zeros(2, cfg.in_chans, cfg.pixels, cfg.pixels)
+    saved: dict[int, int] = {}
+
+    def keep(tensor: torch.Tensor) -> torch.Tensor:
+        saved[id(tensor)] = tensor.numel()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(keep, lambda tensor: tensor):
+        model(images)
+    return sum(saved.values()) / 2
+
+
+@pytest.mark.parametrize(("stem", "resolution", "sizes"), [
+    ("light", 299, (7, 25, 140)), ("v3", 299, (75, 299, 1196)), ("7x7", 299, (75, 299, 1196)),
+    ("v3", 151, (39, 151, 604)), ("7x7", 79, (21, 79, 316)),
+])
+def test_saved_values_is_a_lower_bound_of_the_activations_kept(stem, resolution, sizes):
+    """What refuses a model.input_size whose batch cannot fit (schema.py) never overstates the memory;
+    at 4x the paper's size (large inputs: what it refuses) it is within a factor 2 of the count."""
+    for pixels in sizes:
+        for width in (0.001, 0.0625, 1.0, MAX_WIDTH):
+            cfg = InceptionConfig(stem=stem, resolution=resolution, input_size=pixels, width=width, num_classes=10, in_chans=1)
+            counted = _saved_values(cfg)
+            assert cfg.saved_values <= counted, (pixels, width)
+            if pixels == sizes[-1] and width >= 1:
+                assert cfg.saved_values > counted / 2, (pixels, width)

@@ -89,7 +89,7 @@ def test_a_claim_on_a_variant_the_file_lacks_or_without_a_direction_is_one_clear
     with pytest.raises(ConfigError, match="claim 'more_smoothing_helps' compares variants that are not in the file"):
         load_ablation("more_smoothing", tmp_path)
     path.write_text(NEW.replace("    direction: better\n", ""))
-    with pytest.raises(ConfigError, match="needs 'direction' \\(direction one of better, worse, same\\)"):
+    with pytest.raises(ConfigError, match="claim 'more_smoothing_helps' lacks 'direction' \\(required: id, "):
         load_ablation("more_smoothing", tmp_path)
     path.write_text(NEW)
     (claim,) = load_ablation("more_smoothing", tmp_path).claims

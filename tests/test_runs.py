@@ -1,4 +1,4 @@
-"""The store layout and reading run records (inception_repro.runs)."""
+"""The store layout and reading run records (inception_repro.store)."""
 
 import json
 

@@ -172,3 +172,29 @@ def test_online_push_sends_only_what_w_and_b_lacks(study, tmp_path, monkeypatch)
     assert wandb_push.push(records, "inception-repro", None, "online", out, Api()) == {
         "pushed": ["cpu-aux-none-seed0"], "unchanged": [], "live": [], "conflicts": ["cpu-aux-bn-seed0"]}
     assert written == [("cpu-aux-none-seed0", "inception-repro", "me", "online", out)]
+
+
+@pytest.mark.parametrize(
+    ("file", "edit", "expected"),
+    [
+        ("summary.json", lambda text: text[:40], "summary.json is a broken record (summary.json is not valid JSON"),
+        ("summary.json", lambda text: "[1, 2]", "summary.json is a broken record (summary.json is not a JSON object)"),
+        ("summary.json", lambda text: text.replace('"seed": 0', '"seed": "zero"'), "summary.json is a broken record (seed 'zero' is not an integer)"),
+        ("summary.json", lambda text: text.replace('"test_top1": ', '"test_top1": "x", "was": '),
+         "summary.json is a broken record (complete run has test_top1='x', not a fraction in [0, 1])"),
+        ("summary.json", lambda text: text.replace('"variant": "bn"', '"variant": "plain"'),
+         "summary.json is a broken record (summary says variant='plain' but the folder says 'bn')"),
+        ("metrics.csv", lambda text: text.replace(",", ",abc,", 1), "metrics.csv, line 1: the header 'step,abc,epoch"),
+        ("metrics.csv", lambda text: text.replace("\n19,", "\nnineteen,", 1), "metrics.csv, line 2: step='nineteen' is not a number"),
+        ("config.yaml", lambda text: "model: [unclosed\n", "config.yaml is unreadable (ParserError:"),
+    ],
+)
+def test_a_broken_record_is_named_before_anything_is_pushed(study, tmp_path, no_wandb_login, capsys, file, edit, expected):
+    """Not 'W&B refused ...': the file and what is wrong with it, and no run pushed (the other record is fine)."""
+    path = study / "cpu" / "aux" / "bn" / "seed0" / file
+    path.write_text(edit(path.read_text()))
+    assert wandb_push.run_cli(_push, ["--runs", str(study), "--dir", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {path.parent / expected}") and err.count("\n") == 1, err
+    assert "W&B" not in err and "nothing was pushed" in err
+    assert not (tmp_path / "out").exists()

@@ -47,9 +47,16 @@ PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 
 
 def parse_seeds(text: str) -> list[int]:
-    """``N`` means seeds 0..N-1; ``a,b,c`` lists them."""
+    """``N`` means seeds 0..N-1; ``a,b,c`` lists them. At most 1000 seeds a grid: planning composes
+    every run first (a tenth of a second each), and the most seeds any claim of the study would need
+    is 140 (docs/results.md), so more is a typo, refused before minutes of silent planning."""
+    most = 1000
     try:
-        seeds = [int(s) for s in text.split(",") if s.strip() != ""] if "," in text else list(range(int(text)))
+        count = len(text.split(",")) if "," in text else int(text)
+        if count > most:
+            raise ConfigError(f"SEEDS={text[:20]!r} asks for {count} seeds; a grid runs at most {most} (planning composes "
+                              "every run first, and no claim of the study needs more than 140); use fewer seeds")
+        seeds = [int(s) for s in text.split(",") if s.strip() != ""] if "," in text else list(range(count))
     except ValueError:
         raise ConfigError(f"SEEDS={text!r} is not a count (e.g. 2) or a comma list of seeds (e.g. 0,1,4)") from None
     if not seeds or any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):

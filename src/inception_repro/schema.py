@@ -21,6 +21,8 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 from inception_repro.errors import ConfigError
 from inception_repro.models.config import InceptionConfig
 
+MAX_BATCH_ACTIVATIONS_GB = 192
+"""The most memory a training batch's activations may need: one device's, the largest accelerators' (B200, MI300X)."""
 PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 RESULTS_FOLDER = "results"
 ALLOW_OUTSIDE = "allow_outside_results"
@@ -44,10 +46,15 @@ class Range:
 
     def __str__(self) -> str:
         if self.low is not None and self.high is not None:
-            return f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+            return f"in {'(' if self.low_open else '['}{_bound(self.low)}, {_bound(self.high)}{')' if self.high_open else ']'}"
         if self.low is not None:
-            return f"{'>' if self.low_open else '>='} {self.low:g}"
-        return f"{'<' if self.high_open else '<='} {self.high:g}" if self.high is not None else "finite"
+            return f"{'>' if self.low_open else '>='} {_bound(self.low)}"
+        return f"{'<' if self.high_open else '<='} {_bound(self.high)}" if self.high is not None else "finite"
+
+
+def _bound(value: float) -> str:
+    """A range's end as written: whole numbers in full (4294967295, not 4.29497e+09)."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 def ranged(low: float | None = None, high: float | None = None, *, low_open: bool = False,
@@ -62,6 +69,8 @@ def plain_name() -> Any:
 
 
 POSITIVE = {"low": 0, "low_open": True}
+MAX_SEED = 2**32 - 1
+"""The largest seed Lightning's seed_everything (numpy's RandomState) accepts."""
 FRACTION = {"low": 0, "high": 1, "high_open": True}
 
 
@@ -189,7 +198,7 @@ class RunConfig:
     ema: EMA
     ablation: str = plain_name()
     variant: str = plain_name()
-    seed: int = ranged(0)
+    seed: int = ranged(0, MAX_SEED, why="seed_everything and numpy take 32-bit seeds")
     results_dir: str
     run_dir: str
     allow_outside_results: bool
@@ -201,7 +210,7 @@ def validate(config: Mapping[str, Any], project_root: Path) -> None:
         raise ConfigError("data=imagefolder is not available at scale=cpu (it trains on Fashion-MNIST subsets); "
                           "use scale=gpu or scale=paper with data=imagefolder")
     _check_group(RunConfig, config, "")
-    InceptionConfig.from_dict(dict(config["model"]))
+    _check_activations(InceptionConfig.from_dict(dict(config["model"])), config["data"]["batch_size"])
     if not config[ALLOW_OUTSIDE]:
         inside = (project_root / RESULTS_FOLDER).resolve()
         for key in ("results_dir", "run_dir"):
@@ -210,6 +219,20 @@ def validate(config: Mapping[str, Any], project_root: Path) -> None:
                     f"{key}={config[key]} is outside the project's results folder {inside}; choose a folder in it "
                     f"(relative paths start at the current directory), or pass {ALLOW_OUTSIDE}=true to write there"
                 )
+
+
+def _check_activations(model: InceptionConfig, batch_size: int) -> None:
+    """Refuse a batch whose activations cannot fit in one device: at least ``model.saved_values`` a
+    training image, 2 bytes each (bf16, the smallest precision a run trains in)."""
+    need = model.saved_values * batch_size * 2 / 1e9
+    if need > MAX_BATCH_ACTIVATIONS_GB:
+        fits = math.isqrt(int(MAX_BATCH_ACTIVATIONS_GB * 1e9 / 2 / batch_size / (model.saved_values / model.pixels**2)))
+        raise ConfigError(
+            f"model.input_size={model.pixels}: a training batch (data.batch_size={batch_size}, model.width={model.width:g}) would "
+            f"keep at least {need:,.0f} GB of activations for the backward pass, more than one device holds "
+            f"({MAX_BATCH_ACTIVATIONS_GB} GB); lower model.input_size (at this batch and width up to {fits} px fit), "
+            "data.batch_size or model.width"
+        )
 
 
 def _check_group(schema: type, values: Any, prefix: str) -> None:

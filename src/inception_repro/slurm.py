@@ -13,6 +13,7 @@ failed) leaves it alone. The multirun returns when every job has ended.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +26,7 @@ from hydra.initialize import get_gh_backup, restore_gh_from_backup
 from omegaconf import DictConfig
 
 from inception_repro.config import compose_run
+from inception_repro.errors import UserError
 from inception_repro.paths import CONFIG_DIR
 from inception_repro.train import train_run
 
@@ -58,8 +60,16 @@ def sweep_overrides(todo: list[GridRun], launcher: str, overrides: list[str]) ->
     ]
 
 
+def check_launcher(launcher: str) -> None:
+    """``slurm`` needs SLURM's ``sbatch`` here (submitit submits with it); without it, one line saying what to do."""
+    if launcher == "slurm" and shutil.which("sbatch") is None:
+        raise UserError("LAUNCHER=slurm (--launcher slurm) needs SLURM, and there is no sbatch on PATH here: run it on a "
+                        "SLURM login node, or train here without LAUNCHER (or with LAUNCHER=local, the same job array as local processes)")
+
+
 def send_grid(todo: list[GridRun], launcher: str, overrides: list[str]) -> int:
     """Run the multirun for ``todo`` in a child process; returns its exit status once every job has ended."""
+    check_launcher(launcher)
     command = [sys.executable, "-m", "inception_repro.slurm", "-m", *sweep_overrides(todo, launcher, overrides)]
     return subprocess.run(command, check=False).returncode
 

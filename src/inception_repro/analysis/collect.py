@@ -16,6 +16,8 @@ import pandas as pd
 import yaml
 
 from ..metrics import STEP
+from ..store import RunRecordError
+from ..store.history import HistoryProblem, parse_history
 from ..store.records import RunRecord, read_records
 from ..store.summary import NUMERIC_KEYS, STATUSES as RUN_STATUSES, SUMMARY_KEYS, summary_problem
 
@@ -68,12 +70,28 @@ def collect_runs(results_dir: str | Path, scale: str | None = None) -> pd.DataFr
     return _frame([_record_row(r) for r in read_records(results_dir, scale)])
 
 
+"""The columns every metrics.csv starts with (training/history.py), before the metrics logged."""
+
+
+def read_history(path: Path) -> pd.DataFrame:
+    """A run's metrics.csv as numbers: a row per logged step, NaN where the row logged no value. A
+    malformed file (``store.history.parse_history``) is a ``RunRecordError`` naming the file and
+    line; OSError if it cannot be opened."""
+    try:
+        header, rows = parse_history(path)
+    except HistoryProblem as problem:
+        raise RunRecordError(f"{problem}; restore that file (git checkout, in the committed study) or "
+                             "delete its run folder to train the run again") from None
+    return pd.DataFrame(rows, columns=header, dtype="float64").astype({"step": "int64"})
+
+
 def collect_history(results_dir: str | Path, scale: str | None = None) -> pd.DataFrame:
     """Every logged row of every non-corrupt run's metrics.csv, kept wide.
 
     Columns: ablation, variant, seed, scale, status, run_dir, then the CSV's own columns (`step`,
     `epoch`, `train/loss`, `val/top1`, ...; sparse, NaN where a row did not log a metric). Runs
-    whose metrics.csv is missing or unreadable are named in a warning.
+    whose metrics.csv is missing or cannot be opened are named in a warning; a malformed one is a
+    ``RunRecordError`` naming its line (``read_history``).
     """
     runs = collect_runs(results_dir, scale)
     runs = runs[runs["status"] != "corrupt"]
@@ -81,8 +99,8 @@ def collect_history(results_dir: str | Path, scale: str | None = None) -> pd.Dat
     parts, unreadable = [], []
     for run in runs[ids].itertuples(index=False):
         try:
-            part = pd.read_csv(Path(run.run_dir) / "metrics.csv")
-        except (OSError, ValueError) as err:
+            part = read_history(Path(run.run_dir) / "metrics.csv")
+        except OSError as err:
             unreadable.append(f"{run.run_dir} ({type(err).__name__})")
             continue
         parts.append(part.assign(**run._asdict())[ids + list(part.columns)])

@@ -14,13 +14,11 @@ else offline runs under ``--dir`` that ``make wandb-sync`` (``wandb sync``) uplo
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import json
+import math
 import os
 import shutil
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -33,8 +31,10 @@ from ..cli import ArgumentParser, run_cli
 from ..errors import UserError
 from ..paths import CONFIG_DIR
 from ..metrics import STEP
+from ..store import RunRecordError, read_record
 from ..store.records import run_dirs
 from ..training.tracking import MODES, resolve_mode, server_url, wandb_group, wandb_run_id
+from .collect import read_history
 
 FINGERPRINT = "record_sha256"
 RECORD_FILES = ("config.yaml", "metrics.csv", "summary.json")
@@ -52,11 +52,12 @@ class Record:
 
     @cached_property
     def summary(self) -> dict[str, Any]:
-        try:
-            return json.loads((self.root / "summary.json").read_text())
-        except (OSError, ValueError) as error:
-            raise UserError(f"{self.root / 'summary.json'} is unreadable ({error.__class__.__name__}); "
-                            "fix or remove that record") from None
+        """summary.json, checked as the analysis checks it (``runs.read_record``); a broken one names the file."""
+        record = read_record(self.root)
+        if record.problem:
+            raise UserError(f"{self.root / 'summary.json'} is a broken record ({record.problem}); fix or remove "
+                            "that record; nothing was pushed")
+        return record.summary
 
     @property
     def run_id(self) -> str:
@@ -70,16 +71,33 @@ class Record:
             digest.update((self.root / name).read_bytes())
         return digest.hexdigest()
 
+    @cached_property
     def config(self) -> dict[str, Any]:
-        return yaml.safe_load((self.root / "config.yaml").read_text())
+        path = self.root / "config.yaml"
+        try:
+            config = yaml.safe_load(path.read_text())
+        except (OSError, yaml.YAMLError) as error:
+            raise UserError(f"{path} is unreadable ({_one_line(error)}); fix or remove that record; nothing was pushed") from None
+        if not isinstance(config, dict):
+            raise UserError(f"{path} is not a run's config (not a mapping); fix or remove that record; nothing was pushed")
+        return config
 
-    def history(self) -> Iterator[dict[str, float]]:
+    @cached_property
+    def history(self) -> list[dict[str, float]]:
         """metrics.csv rows without their empty cells; ``step`` becomes ``trainer/global_step``."""
-        with open(self.root / "metrics.csv", newline="") as f:
-            for row in csv.DictReader(f):
-                values = {(STEP if k == "step" else k): float(v) for k, v in row.items() if v != ""}
-                values[STEP] = int(values[STEP])
-                yield values
+        path = self.root / "metrics.csv"
+        try:
+            rows = read_history(path).to_dict("records")
+        except OSError as error:
+            raise UserError(f"{path} is unreadable ({_one_line(error)}); fix or remove that record; nothing was pushed") from None
+        except RunRecordError as error:  # a malformed file, named with its line
+            raise UserError(f"{error}; nothing was pushed") from None
+        return [{(STEP if k == "step" else k): v for k, v in row.items() if not math.isnan(v)}
+                for row in rows]
+
+    def check(self) -> None:
+        """Read the whole record (each part once, kept): a broken file is a ``UserError`` naming it."""
+        _ = self.summary, self.config, self.history
 
 
 def read_records(runs_root: Path, scale: str | None = None) -> list[Record]:
@@ -136,12 +154,12 @@ def write_run(record: Record, project: str, entity: str | None, mode: str, out_d
     run = wandb.init(
         project=project, entity=entity, id=record.run_id, name=record.run_id, resume="allow",
         group=wandb_group(s["scale"], s["ablation"]), tags=[s["ablation"], str(s["variant"]), s["scale"]],
-        job_type="record", config=record.config(), dir=str(out_dir), mode=mode,
+        job_type="record", config=record.config, dir=str(out_dir), mode=mode,
         settings=wandb.Settings(silent=True, console="off", save_code=False, disable_git=True,
                                 x_disable_stats=True, x_save_requirements=False),
     )
     try:
-        for row in record.history():
+        for row in record.history:
             run.log(row)
         run.summary.update({**s, FINGERPRINT: record.fingerprint})
     finally:
@@ -206,6 +224,8 @@ def main(argv: list[str]) -> int:
     if not complete:
         raise UserError(f"no complete run records under {args.runs} match {' '.join(args.ablations) or 'any ablation'}"
                         f"{f' at scale {args.scale}' if args.scale else ''}")
+    for record in complete:
+        record.check()
     mode = resolve_mode(args.mode)
     if mode == "disabled":
         raise UserError("W&B mode is disabled (WANDB_MODE or --mode); nothing to push")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from torchvision import datasets
 
 from inception_repro.data.idx import idx_problem, unpack_idx
-from inception_repro.errors import DatasetCorruptError, DatasetNotFoundError
+from inception_repro.errors import ConfigError, DatasetCorruptError, DatasetNotFoundError
 
 DEBIAN_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 """Where Debian's `dataset-fashion-mnist` package installs the four gzipped IDX files."""
@@ -26,8 +27,12 @@ def resolve_fashion_mnist(root: str | Path | None, cache_dir: str | Path, downlo
     Looks, in order, at: `root` (torchvision layout, used in place; or a folder holding the four
     `*-ubyte[.gz]` files, unpacked into `cache_dir`); an already unpacked copy in `cache_dir`;
     `DEBIAN_FASHION_MNIST_DIR` (unpacked into `cache_dir`); a torchvision download into `cache_dir`.
+    A relative `cache_dir` is taken from `cache_home()`, whatever the current directory.
     """
-    cache_dir = Path(cache_dir)
+    cache_dir = cache_home() / cache_dir  # an absolute cache_dir stays as it is
+    if cache_dir.exists() and not cache_dir.is_dir():
+        raise ConfigError(f"data.cache_dir={cache_dir} is a file, not a folder: point data.cache_dir at a folder "
+                          "(by default data/ in the project), or move that file away")
     if root is not None:
         return _from_root(Path(root), cache_dir)
     if all(idx_problem(raw_dir(cache_dir) / name, dims) is None for name, dims in FILES.items()):
@@ -39,6 +44,17 @@ def resolve_fashion_mnist(root: str | Path | None, cache_dir: str | Path, downlo
     if download:
         return _download(cache_dir)
     raise DatasetNotFoundError(_not_found(f"no copy in {DEBIAN_FASHION_MNIST_DIR} or {raw_dir(cache_dir)}"))
+
+
+def cache_home() -> Path:
+    """Where a relative data.cache_dir lies: the checkout holding this package (``data`` is its
+    data/ folder), else the user's cache folder; never the current directory, so a command run from
+    elsewhere finds the one copy and writes no other. The config keeps the relative value, so no
+    run's config hash depends on where the project is."""
+    checkout = Path(__file__).resolve().parents[3]
+    if (checkout / "pyproject.toml").is_file():
+        return checkout
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "inception-repro"
 
 
 def raw_dir(root: Path) -> Path:

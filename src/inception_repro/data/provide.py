@@ -66,8 +66,7 @@ def provide(root: str | None, cache_dir: str, is_root: bool, apt_get: str | None
             return f"installed Debian's {APT_PACKAGE}"
         tried.append(f"apt-get {APT_PACKAGE}: {failure}")
     try:
-        resolve_fashion_mnist(None, cache_dir, download=True)
-        return f"downloaded into {cache_dir}"
+        return f"downloaded into {resolve_fashion_mnist(None, cache_dir, download=True)}"
     except DatasetNotFoundError as error:
         cause = error.__cause__
         tried.append(f"torchvision download: {' '.join(str(cause).split()) if cause else 'failed'}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
@@ -12,6 +13,14 @@ Resolution = Literal[299, 151, 79]
 Aux = Literal["none", "plain", "bn"]
 Activation = Literal["relu", "linear"]
 GridReductionKind = Literal["efficient", "pool_first", "conv_first"]
+MAX_WIDTH = 2.0
+"""The widest network accepted: twice the paper's channels, four times its parameters (95M) and
+multiply-adds; tests/test_model.py builds and trains a step of widths up to it. Wider is a typo."""
+SAVED_VALUES_PER_PIXEL = {"light": 12_000, 299: 240, 151: 950, 79: 2_800}
+"""Values a training image keeps for the backward pass, per input pixel at width 1.0, by stem
+(``light``) or Table 2 resolution; they grow as width x pixels^2. Counted with saved_tensors_hooks
+on the meta device at 7 to 1196 px and widths 1/1000 to 2, and rounded down, so ``saved_values``
+is a lower bound (tests/test_model.py checks it)."""
 
 
 @dataclass(frozen=True)
@@ -46,7 +55,8 @@ class InceptionConfig:
         parallel stride-2 convolutions and pooling, concatenated), ``pool_first`` (Fig. 9 left:
         max-pool, then the same branches at stride 1) or ``conv_first`` (Fig. 9 right: the branches
         at stride 1 on the full grid, then max-pool). Output widths are identical.
-    width: multiplier on every layer's channel count (1.0 = the paper; cpu scale uses less).
+    width: multiplier on every layer's channel count (1.0 = the paper; cpu scale uses less), at most
+        ``MAX_WIDTH``.
     stem_min_channels: the fewest channels a stem convolution keeps under ``width`` (1: no floor,
         the paper's network). The stem is one chain of convolutions, the network's only path: at
         width 1/16 the v3 stem starts with 32/16 = 2 channels, and a run whose two die (BN scale
@@ -84,8 +94,9 @@ class InceptionConfig:
             if value not in choices:
                 valid = ", ".join(str(c) for c in choices)
                 raise ConfigError(f"model.{f.name}={value!r} is not valid; choose one of: {valid}")
-        if not self.width > 0:
-            raise ConfigError(f"model.width={self.width} must be > 0 (1.0 is the paper's network)")
+        if not (math.isfinite(self.width) and 0 < self.width <= MAX_WIDTH):
+            raise ConfigError(f"model.width={self.width} must be a finite number in (0, {MAX_WIDTH:g}] (1.0 is the paper's "
+                              f"network; {MAX_WIDTH:g} has four times its parameters)")
         if self.num_classes < 1 or self.in_chans < 1:
             raise ConfigError("model.num_classes and model.in_chans must be >= 1")
         if self.stem_min_channels < 1:
@@ -110,6 +121,12 @@ class InceptionConfig:
     def pixels(self) -> int:
         """The input side length actually fed to the network."""
         return self.resolution if self.input_size is None else int(self.input_size)
+
+    @property
+    def saved_values(self) -> float:
+        """At least this many values one training image keeps for the backward pass (activations)."""
+        per_pixel = SAVED_VALUES_PER_PIXEL["light" if self.stem == "light" else self.resolution]
+        return per_pixel * self.width * self.pixels**2
 
     @property
     def grid_sizes(self) -> list[int]:
