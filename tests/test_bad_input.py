@@ -16,7 +16,7 @@ from filelock import FileLock
 
 from inception_repro import ablate, train
 from inception_repro.ablations import load_ablation
-from inception_repro.analysis.collect import collect_runs
+from inception_repro.analysis.collect import collect_runs, read_history
 from inception_repro.analysis.load import load
 from inception_repro.config import compose_run
 from inception_repro.data import fashion_mnist_files
@@ -298,23 +298,32 @@ def _cell(line: int, column: str, value: str) -> list[str]:
     ],
 )
 def test_a_malformed_metrics_csv_is_one_line_naming_its_line(lines, expected, tmp_path):
-    """What a notebook's ``study.history()`` (learning curves, the aux overtake) reads: a bad cell
-    names the file and line, not a TypeError in a plot."""
+    """What a notebook reads: the run is corrupt, left out of every table and curve, and the study's
+    status line names its file and line, not a TypeError in a plot."""
     run = tmp_path / "runs" / "cpu" / "aux" / "bn" / "seed0"
     shutil.copytree(STUDY_RUN, run)
     (run / "metrics.csv").write_text("".join(lines))
     before = _snapshot(tmp_path)
-    with pytest.raises(UserError) as error:
-        load(tmp_path, scale="cpu").history()
-    assert str(error.value).startswith(f"{run / expected}") and "\n" not in str(error.value)
-    assert str(error.value).endswith("restore that file (git checkout, in the committed study) or delete its run folder to train the run again")
+    study = load(tmp_path, scale="cpu")
+    assert list(study.runs["status"]) == ["corrupt"] and study.history().empty
+    assert f"Corrupt, left out: {run} ({expected}" in study.status_line() and "\n" not in study.status_line()
     assert _snapshot(tmp_path) == before
 
 
-def test_launcher_slurm_without_slurm_is_one_line_before_any_job(capsys, tmp_path, monkeypatch):
+def test_a_malformed_history_read_directly_names_its_file_and_line(tmp_path):
+    path = tmp_path / "metrics.csv"
+    path.write_text("step,epoch,val/top1\n19,0,abc\n")
+    with pytest.raises(UserError) as error:
+        read_history(path)
+    assert str(error.value) == (f"{path}, line 2: val/top1='abc' is not a number; restore that file (git checkout, "
+                                "in the committed study) or delete its run folder to train the run again")
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]], ids=["plain", "forced"])  # forced: before any record is deleted
+def test_launcher_slurm_without_slurm_is_one_line_before_any_job(force, capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch, as on a machine without SLURM
     results = tmp_path / "results"
-    assert ablate.main(["aux", "--scale", "cpu", "--seeds", "1", "--launcher", "slurm", "--", f"results_dir={results}",
+    assert ablate.main(["aux", *force, "--scale", "cpu", "--seeds", "1", "--launcher", "slurm", "--", f"results_dir={results}",
                         "allow_outside_results=true", "logger=none"]) == 2
     assert error_line(capsys) == ("error: LAUNCHER=slurm (--launcher slurm) needs SLURM, and there is no sbatch on PATH here: run "
                                   "it on a SLURM login node, or train here without LAUNCHER (or with LAUNCHER=local, the same "

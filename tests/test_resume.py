@@ -18,6 +18,7 @@ from inception_repro import ablate, train
 from inception_repro.data import FashionMNISTDataModule
 from inception_repro.store import RunFolder
 from inception_repro.training.checkpoint import LastCheckpoint
+from inception_repro.training.history import HistoryLogger
 
 from conftest import kill_once_logged, needs_fashion_mnist, run_folder, short_run_overrides, signal_once_logged
 
@@ -177,3 +178,56 @@ def test_killed_grid_resumes_the_same_runs_and_wandb_ids(tmp_path, tmp_path_fact
     for run_dir, attempts in ((first, 1), (second, 2)):
         offline = sorted(p.name for p in (run_dir / "wandb").glob("offline-run-*"))
         assert len(offline) == attempts and all(n.endswith(f"-label_smoothing-{run_dir.parent.name.replace('.', '_')}-seed0") for n in offline), offline
+
+
+def test_a_run_killed_during_its_final_test_resumes_bitwise(tmp_path, fmnist_cache):
+    """A real SIGKILL once the last validation is logged (a test set large enough to be mid-test then):
+    the same command validates and tests again, to the uninterrupted run's summary and history."""
+    overrides = [*short_run_overrides(tmp_path / "killed", fmnist_cache), "data.test_subset=10000"]
+    argv = ["ablation=aux", "variant=bn", *overrides]
+    reference = [o.replace(str(tmp_path / "killed"), str(tmp_path / "reference")) for o in argv]
+    assert train.main(reference) == 0
+    run_dir = run_folder(tmp_path / "killed")
+    last_step = 2 * STEPS_PER_EPOCH
+    kill_once_logged("inception_repro.train", argv, run_dir / "metrics.csv", last_step - 1, tmp_path / "log")
+    assert _after_kill(run_dir)["step"] == last_step
+    assert train.main(argv) == 0
+    _assert_same_run(run_dir, run_folder(tmp_path / "reference"))
+
+
+def test_a_history_cut_short_is_refused_on_resume_with_one_line(reference, tmp_path, fmnist_cache, capsys):
+    """Resuming on a metrics.csv cut at a row boundary would silently lose the rows before the checkpoint."""
+    run_dir = run_folder(tmp_path)
+    shutil.copytree(reference, run_dir)
+    folder = RunFolder(run_dir)
+    folder.write_summary(folder.read_summary().updated(status="incomplete", metrics={}))
+    history = folder.metrics.read_text().splitlines(keepends=True)
+    folder.metrics.write_text("".join(history[:4]))
+    before = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
+    assert train.main(["ablation=aux", "variant=bn", *short_run_overrides(tmp_path, fmnist_cache)]) == 2
+    line = capsys.readouterr().err.strip()
+    assert line.startswith(f"error: {folder.metrics} is a broken record (metrics.csv stops at step 2, before the "
+                           "checkpoint's step 12 (cut short?)); resuming would lose its rows"), line
+    assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == before
+
+
+def test_a_run_that_crashes_stays_incomplete_and_the_same_command_resumes_it_bitwise(reference, tmp_path, fmnist_cache,
+                                                                                      monkeypatch, capsys):
+    """A full disk mid-run is not the run's fault: no 'failed' record, and the rerun continues bitwise."""
+    argv = ["ablation=aux", "variant=bn", *short_run_overrides(tmp_path, fmnist_cache)]
+    save = HistoryLogger.save
+
+    def disk_fills_up(self):  # mid-epoch, on the row after the checkpoint of step 6
+        if self.rows and int(float(self.rows[-1]["step"])) >= 7:
+            raise OSError(28, "No space left on device")
+        save(self)
+
+    monkeypatch.setattr(HistoryLogger, "save", disk_fills_up)
+    assert train.main(argv) == 1
+    assert "No space left on device" in capsys.readouterr().err
+    summary = RunFolder(run_folder(tmp_path)).read_summary()
+    assert summary.status == "incomplete" and "No space left on device" in summary.failure
+    monkeypatch.setattr(HistoryLogger, "save", save)
+    assert ablate.main(["aux", "--seeds", "1", "--jobs", "1", "--", *short_run_overrides(tmp_path, fmnist_cache)]) == 0
+    assert "3 to train" in capsys.readouterr().out  # resumed, not listed as failed
+    _assert_same_run(run_folder(tmp_path), reference)

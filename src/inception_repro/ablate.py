@@ -38,7 +38,7 @@ from inception_repro.provenance import project_root
 from inception_repro.store import STORES, RunBusyError, Summary, read_record, reopen_run, restart_run
 from inception_repro.store.decision import RESTART, RETRY, SHARE
 from inception_repro.store.plan import PlannedRun, plan_runs
-from inception_repro.slurm import LAUNCHERS, is_hydra_override, send_grid
+from inception_repro.slurm import LAUNCHERS, check_launcher, is_hydra_override, send_grid
 from inception_repro.grid_schedule import check_jobs, default_jobs, record_share, train_all
 
 console = Console()
@@ -205,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.epilog = "Config overrides follow a '--', e.g. -- model.width=0.5 logger=none"
         split = args.index("--") if "--" in args else len(args)
         opts, overrides = parser.parse_args(args[:split]), args[split + 1 :]
+        check_launcher(opts.launcher)  # before planning: a forced grid would delete records first
         run_overrides = [o for o in overrides if not is_hydra_override(o)] if opts.launcher else overrides
         store = store_override(opts.store, overrides)
         planned = plan_grid(parse_ablations(opts.ablations), opts.scale, opts.seeds, store + run_overrides, opts.force,

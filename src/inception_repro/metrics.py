@@ -15,6 +15,7 @@ TOP_K = {"top1": 1, "top5": 5}
 RAW = "_raw"
 STEP = "trainer/global_step"  # the x axis W&B and the history share
 LOSSES = ("train/loss", "train/loss_main", "train/loss_aux")
+IMAGES_PER_S, EPOCH_TIME = "train/images_per_s", "train/epoch_time_s"  # logged at each epoch's end
 
 
 def logged_name(split: str, accuracy: str, raw: bool = False) -> str:

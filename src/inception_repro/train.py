@@ -11,6 +11,7 @@ to train and records the run.
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ from inception_repro.cli import crash_log_in, run_cli
 from inception_repro.config import compose_run
 from inception_repro.distributed import check_strategy, launched_as_rank_zero
 from inception_repro.errors import ConfigError, Stopped, UserError
-from inception_repro.metrics import TOP_K, logged_name, summary_key
+from inception_repro.metrics import EPOCH_TIME, TOP_K, VAL_TOP1, logged_name, summary_key
 from inception_repro.models.costs import network_costs
 from inception_repro.paths import CONFIG_DIR
 from inception_repro.store import RECORDED, RunFolder, Session, Summary, begin, checkpoint_identity, decide, finish, recorded
@@ -140,8 +141,8 @@ def _fit(cfg: DictConfig, run: PreparedRun, resume_from: Path | None, loggers: l
     trainer = run.trainer
     trainer.loggers = loggers
     trainer.fit(run.module, datamodule=run.datamodule, ckpt_path=resume_from, weights_only=True)
-    if logged_name("val", "top1") not in trainer.callback_metrics:  # resumed from the final checkpoint
-        _validate_unlogged(trainer, run)
+    if VAL_TOP1 not in trainer.callback_metrics:  # resumed from the final checkpoint
+        _final_validation(trainer, run)
         _count_the_last_step(trainer)
     validation = _metrics(trainer.callback_metrics, "val")
     test = _metrics(trainer.test(run.module, datamodule=run.datamodule, verbose=False)[0], "test")
@@ -169,14 +170,29 @@ def _loggers(cfg: DictConfig, folder: RunFolder, resuming: bool) -> list:
             )
         )
     return loggers
-def _validate_unlogged(trainer: pl.Trainer, run: PreparedRun) -> None:
-    """The final validation metrics of a run resumed after its last step. Its validation row is in
-    the history already (unless the killed process was validating), so it is not logged again."""
+
+
+def _final_validation(trainer: pl.Trainer, run: PreparedRun) -> None:
+    """The final validation metrics of a run resumed after its last step. The killed process logged
+    their row, then the epoch's timing row, unless it was killed before: a missing row is logged where
+    the uninterrupted run logs it (the restored count of finished batches, the last epoch), the timing
+    of the killed epoch as unknown (NaN)."""
+    step = trainer.fit_loop.epoch_loop._batches_that_stepped
+    history = next(logger for logger in trainer.loggers if isinstance(logger, HistoryLogger))
+
+    def logged(key: str) -> bool:
+        return any(row.get(key) not in (None, "") and int(float(row["step"])) == step for row in history.rows)
+
+    already = [logged(VAL_TOP1), logged(EPOCH_TIME)]
     loggers, trainer.loggers = trainer.loggers, []
     try:
         trainer.validate(run.module, datamodule=run.datamodule, verbose=False)
     finally:
         trainer.loggers = loggers
+    rows = [{k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}, {EPOCH_TIME: math.nan}]
+    for row, done in zip(rows, already):
+        for logger in [] if done else loggers:
+            logger.log_metrics({**row, "epoch": float(trainer.max_epochs - 1)}, step=step)
 
 
 def _count_the_last_step(trainer: pl.Trainer) -> None:

@@ -43,8 +43,11 @@ class Study:
                     f"`make ablation-aux SCALE={self.scale}` (or `make ablations`) first.")
         counts = self.runs["status"].value_counts()
         parts = ", ".join(f"{counts.get(s, 0)} {s}" for s in ("complete", "incomplete", "failed", "corrupt"))
+        corrupt = self.runs[self.runs["status"] == "corrupt"]
+        named = "" if corrupt.empty else (f" Corrupt, left out: {corrupt.iloc[0]['run_dir']} ({corrupt.iloc[0]['problem']})"
+                                          + (f" and {len(corrupt) - 1} more" if len(corrupt) > 1 else "") + ".")
         return (f"{len(self.runs)} runs at scale {self.scale} from {self.location} ({self.source}): "
-                f"{parts}. Statistics use complete runs only.")
+                f"{parts}. Statistics use complete runs only.{named}")
 
     def __repr__(self) -> str:
         return self.status_line()

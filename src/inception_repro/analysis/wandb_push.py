@@ -52,8 +52,10 @@ class Record:
 
     @cached_property
     def summary(self) -> dict[str, Any]:
-        """summary.json, checked as the analysis checks it (``runs.read_record``); a broken one names the file."""
+        """summary.json, checked as the analysis checks it (``store.read_record``); a broken one names the file."""
         record = read_record(self.root)
+        if record.problem and record.problem_file == "metrics.csv":  # the problem names the file and line
+            raise UserError(f"{self.root / record.problem}; fix or remove that record; nothing was pushed")
         if record.problem:
             raise UserError(f"{self.root / 'summary.json'} is a broken record ({record.problem}); fix or remove "
                             "that record; nothing was pushed")

@@ -18,7 +18,9 @@ class HistoryProblem(ValueError):
     """A metrics.csv that is not one; the message names the file and the line."""
 
     def __init__(self, path: Path, line: int | None, problem: str) -> None:
+        self.where = f"{Path(path).name}, line {line}" if line else Path(path).name
         super().__init__(f"{path}, line {line}: {problem}" if line else f"{path}: {problem}")
+        self.problem = problem
 
 
 def parse_history(path: Path) -> tuple[list[str], list[list[float]]]:
@@ -58,7 +60,8 @@ def _number(path: Path, line: int, column: str, cell: str) -> float:
 def history_problem(path: Path, complete: bool = True, through_step: int = 0, log_every: int = 1) -> str | None:
     """Why the history at ``path`` cannot be trusted, or None. A ``complete`` run's ends with its test
     row; a run resumed from the checkpoint of step ``through_step`` has its training rows up to there
-    (one every ``log_every`` steps, logged at step ``k * log_every - 1``)."""
+    (one every ``log_every`` steps, logged at step ``k * log_every - 1``), but for the last one:
+    Lightning writes a step's row after the checkpoint of that step, so a kill in between loses it."""
     try:
         header, rows = parse_history(path)
     except FileNotFoundError:
@@ -66,7 +69,7 @@ def history_problem(path: Path, complete: bool = True, through_step: int = 0, lo
     except OSError as error:
         return f"metrics.csv is unreadable ({type(error).__name__}: {error})"
     except HistoryProblem as problem:
-        return f"metrics.csv is malformed ({str(problem).split(': ', 1)[-1]})"
+        return f"{problem.where}: {problem.problem}"
     steps = [row[0] for row in rows]
     if steps != sorted(steps):
         return "metrics.csv has rows out of step order"
@@ -75,6 +78,6 @@ def history_problem(path: Path, complete: bool = True, through_step: int = 0, lo
         return "metrics.csv does not end with the test row (cut short?)"
     loss = header.index(LOSSES[0]) if LOSSES[0] in header else None
     trained = max((int(row[0]) for row in rows if loss is not None and not math.isnan(row[loss])), default=-1)
-    if trained < (through_step // log_every) * log_every - 1:
+    if trained < (through_step // log_every - 1) * log_every - 1:
         return f"metrics.csv stops at step {trained}, before the checkpoint's step {through_step} (cut short?)"
     return None

@@ -36,6 +36,7 @@ class RunRecord:
     identity: dict[str, Any]
     summary: Any
     problem: str | None
+    problem_file: str = "summary.json"  # the file the problem is in (metrics.csv for a broken history)
 
     @property
     def folder(self) -> RunFolder:
@@ -73,8 +74,8 @@ def read_record(root: Path) -> RunRecord:
         return RunRecord(root, identity, None, f"folder name {root.name!r} is not seed<k>")
     identity["seed"] = int(match.group(1))
     summary, problem = load_summary(root / "summary.json", identity)
-    if problem is None and summary["status"] == "complete":
-        problem = history_problem(RunFolder(root).metrics)
+    if problem is None and summary["status"] == "complete" and (problem := history_problem(RunFolder(root).metrics)):
+        return RunRecord(root, identity, summary, problem, "metrics.csv")
     return RunRecord(root, identity, summary, problem)
 
 

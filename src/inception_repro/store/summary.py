@@ -63,11 +63,12 @@ class Summary:
     wall_time_s: float | None = None
     train_images_per_s: float | None = None
     metrics: dict[str, float] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # keys a reader met that no run writes (a note), kept
 
     def to_dict(self) -> dict[str, Any]:
-        """summary.json's object: the fields that are set, the metrics beside them."""
-        data = {k: v for k, v in asdict(self).items() if v is not None and k != "metrics"}
-        return {**data, **self.metrics}
+        """summary.json's object: the fields that are set, the metrics and extra keys beside them."""
+        data = {k: v for k, v in asdict(self).items() if v is not None and k not in ("metrics", "extra")}
+        return {**self.extra, **data, **self.metrics}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True, default=str) + "\n"
@@ -90,11 +91,8 @@ class Summary:
             raise SummaryProblem(f"summary lacks {', '.join(missing)}")
         if not _has_type(data["seed"], int):
             raise SummaryProblem(f"seed {data['seed']!r} is not an integer")
-        unknown = sorted(set(data) - set(SUMMARY_KEYS))
-        if unknown:
-            raise SummaryProblem(f"unknown field {unknown[0]!r} (not one a run records)")
         for key, value in data.items():
-            if key not in SUMMARY_METRICS and value is not None and not _has_type(value, _HINTS[key]):
+            if key in _HINTS and value is not None and not _has_type(value, _HINTS[key]):
                 raise SummaryProblem(f"{key}={value!r} is not {_TYPE_NAMES.get(_HINTS[key], 'of its type')}")
         for key, value in (expected or {}).items():
             if data.get(key) != value:
@@ -108,10 +106,11 @@ class Summary:
                 raise SummaryProblem(f"{data['status']} run has {key}={value!r}, not a fraction in [0, 1]")
         if data["status"] == "complete" and not data.get("scale"):
             raise SummaryProblem(f"complete run has scale={data.get('scale')!r}, not a name")
-        return cls(**{k: v for k, v in data.items() if k not in SUMMARY_METRICS}, metrics=metrics)
+        fields = {k: v for k, v in data.items() if k in _HINTS}
+        return cls(**fields, metrics=metrics, extra={k: v for k, v in data.items() if k not in SUMMARY_KEYS})
 
 
-_HINTS = {k: v for k, v in typing.get_type_hints(Summary).items() if k != "metrics"}
+_HINTS = {k: v for k, v in typing.get_type_hints(Summary).items() if k not in ("metrics", "extra")}
 SUMMARY_KEYS = (*_HINTS, *SUMMARY_METRICS)
 """Every key summary.json may hold."""
 NUMERIC_KEYS = (*(k for k, hint in _HINTS.items() if hint in (int | None, float | None) and k != "seed"), *SUMMARY_METRICS)

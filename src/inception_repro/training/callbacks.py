@@ -9,6 +9,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
+from inception_repro.metrics import EPOCH_TIME, IMAGES_PER_S
 from inception_repro.training.history import HistoryLogger
 
 
@@ -40,8 +41,8 @@ class ThroughputMonitor(pl.Callback):
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if self._epoch_busy > 0:
-            pl_module.log("train/images_per_s", self._epoch_images / self._epoch_busy)
-        pl_module.log("train/epoch_time_s", time.perf_counter() - self._epoch_start)
+            pl_module.log(IMAGES_PER_S, self._epoch_images / self._epoch_busy)
+        pl_module.log(EPOCH_TIME, time.perf_counter() - self._epoch_start)
 
     @property
     def images_per_s(self) -> float | None:
