@@ -329,3 +329,28 @@ def test_an_interrupt_is_one_line(capsys):
     assert cli.run_cli(interrupted, []) == 130
     assert error_line(capsys) == "error: interrupted; run the same command again to resume where it stopped"
 
+
+
+@pytest.mark.parametrize("linked", ["checkpoints", "metrics.csv", "."], ids=["checkpoints", "history", "run folder"])
+def test_a_symlink_in_a_run_folder_is_refused_before_any_write_or_delete(linked, tmp_path, fmnist_cache, capsys):
+    """A run's checkpoints/ linked elsewhere made the run delete temporary files there and write its checkpoint there."""
+    argv = ["ablation=aux", "variant=bn", *tiny_run_overrides(tmp_path / "results", fmnist_cache)]
+    folder = RunFolder(run_folder(tmp_path / "results"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / ".last.ckpt.x.tmp").write_text("not ours")
+    if linked == ".":
+        folder.root.parent.mkdir(parents=True)
+        folder.root.symlink_to(elsewhere, target_is_directory=True)
+    else:
+        folder.root.mkdir(parents=True)
+        folder.write_summary(Summary(status="incomplete", ablation="aux", variant="bn", seed=0, scale="cpu"))
+        (folder.root / linked).symlink_to(elsewhere / linked)
+        if linked == "checkpoints":
+            (elsewhere / linked).mkdir()
+            (elsewhere / linked / ".last.ckpt.x.tmp").write_text("not ours")
+    before = sorted((p, p.read_bytes()) for p in elsewhere.rglob("*") if p.is_file())
+    assert train.main(argv) == 2
+    line = error_line(capsys)
+    assert "is a symbolic link" in line and "a run writes and deletes only inside its own folder" in line, line
+    assert sorted((p, p.read_bytes()) for p in elsewhere.rglob("*") if p.is_file()) == before

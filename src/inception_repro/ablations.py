@@ -130,6 +130,8 @@ def load_ablation(name: str, config_dir: Path = CONFIG_DIR) -> Ablation:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise ConfigError(f"{path} is not valid YAML{where} ({getattr(err, 'problem', None) or err}); fix that line") from None
+    except (OSError, UnicodeDecodeError) as err:  # e.g. a folder of that name
+        raise ConfigError(f"{path} cannot be read ({type(err).__name__}: {getattr(err, 'strerror', None) or err})") from None
     raw = _checked(raw, FILE_KEYS, path, "an ablation file")
     if raw["name"] != name:
         raise ConfigError(f"{path}: name {raw['name']!r} is not the file's name {name!r}; make them the same")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import yaml
 from hydra import compose, initialize_config_dir
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
@@ -36,8 +37,10 @@ def _compose(overrides: list[str]) -> DictConfig:
     try:
         with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
             return compose("train", overrides=overrides)
-    except (HydraException, OmegaConfBaseException) as error:
+    except (HydraException, OmegaConfBaseException, ValueError) as error:  # ValueError: e.g. an override "=0.5"
         raise ConfigError(f"bad config override: {_one_line(error)}") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"a config file under {CONFIG_DIR} is not valid YAML: {_one_line(error)}") from None
 
 
 def _key_of(override: str) -> str:

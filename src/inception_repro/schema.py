@@ -147,7 +147,7 @@ class Trainer:
     limit_train_batches: float | None = ranged(**POSITIVE)
     limit_val_batches: float | None = ranged(**POSITIVE)
     limit_test_batches: float | None = ranged(**POSITIVE)
-    val_check_interval: float = ranged(**POSITIVE)
+    val_check_interval: float = ranged(low=0, high=1, low_open=True, why="a fraction of an epoch between validations")
     checkpoint_every_n_steps: int | None = ranged(1)
     checkpoint_every_minutes: float | None = ranged(**POSITIVE)
 

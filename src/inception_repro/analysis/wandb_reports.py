@@ -15,11 +15,11 @@ anything is built or saved.
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import socket
 import sys
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -28,7 +28,8 @@ from wandb_workspaces import expr
 from wandb_workspaces.reports import v2 as wr
 
 from ..ablations import Ablation, ablation_names, load_ablation
-from ..cli import run_cli
+from ..cli import ArgumentParser, run_cli
+from ..errors import ConfigError
 from ..metrics import STEP, TEST_TOP1, VAL_TOP1
 from ..training.tracking import credentials_found, server_url
 from .collect import collect_runs
@@ -157,30 +158,34 @@ def _unavailable() -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="make report", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="make report", description=__doc__.splitlines()[0])
     parser.add_argument("ablations", nargs="*", help=f"default: all ({', '.join(ablation_names())})")
     parser.add_argument("--scale", default="cpu")
     parser.add_argument("--results", default="results", help="the run records the intervals come from")
     parser.add_argument("--entity", default=os.environ.get("WANDB_ENTITY"),
                         help="default: $WANDB_ENTITY, else your W&B default entity")
     parser.add_argument("--project", default=default_project(), help="default: $WANDB_PROJECT, else configs/logger/wandb.yaml")
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     names = args.ablations or ablation_names()
     unknown = sorted(set(names) - set(ablation_names()))
     if unknown:
         print(f"error: unknown ablation {', '.join(unknown)}; valid: {', '.join(ablation_names())}", file=sys.stderr)
         return 2
+    if not Path(args.results).is_dir():
+        print(f"error: --results {args.results} is not a folder of run records (the committed study is results/)",
+              file=sys.stderr)
+        return 2
     why = _unavailable()
     if why:
-        print(f"make report: {why}; no report was built or changed.", file=sys.stderr)
+        print(f"error: make report: {why}; no report was built or changed", file=sys.stderr)
         return 1
     import wandb
 
-    try:
-        runs = collect_runs(args.results, args.scale)
-    except FileNotFoundError as err:
-        print(f"error: {err} (--results)", file=sys.stderr)
-        return 2
+    runs = collect_runs(args.results, args.scale)
     try:
         api = wandb.Api()
         entity = args.entity or api.default_entity
@@ -188,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
             report = save_in_place(api, build_report(name, args.scale, entity, args.project, runs))
             print(f"{report.title}: {report.url}")
     except Exception as err:  # the W&B client raises many types (auth, HTTP, missing project)
-        print(f"make report: W&B refused ({type(err).__name__}: {' '.join(str(err).split())})", file=sys.stderr)
+        print(f"error: make report: W&B refused ({type(err).__name__}: {' '.join(str(err).split())})", file=sys.stderr)
         return 1
     return 0
 

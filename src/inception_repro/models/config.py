@@ -103,6 +103,10 @@ class InceptionConfig:
             raise ConfigError(f"model.stem_min_channels={self.stem_min_channels} must be >= 1 (1: no floor)")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"model.dropout={self.dropout} must be in [0, 1)")
+        if not 0.0 < self.bn_eps < 1.0:
+            raise ConfigError(f"model.bn_eps={self.bn_eps} must be in (0, 1) (BatchNorm divides by sqrt(var + eps); 1e-3 in the paper's slim code)")
+        if not 0.0 <= self.bn_momentum <= 1.0:
+            raise ConfigError(f"model.bn_momentum={self.bn_momentum} must be in [0, 1] (the weight of each batch in BatchNorm's running statistics)")
         from inception_repro.models.geometry import min_input_size  # geometry imports this module
 
         if self.stem == "light" and self.resolution != 299:

@@ -23,6 +23,7 @@ def decide(folder: RunFolder, cfg: DictConfig, force: bool = False, force_token:
     """The action for the run ``cfg`` in ``folder``. ``force`` restarts it unless its record carries
     ``force_token`` (this forced grid restarted it before it was killed: it resumes). A complete or
     resumable run recorded under another config raises ``ConfigChangedError``; a broken record raises."""
+    folder.check_usable()
     summary = folder.read_summary()
     resumable = folder.last_checkpoint.exists()
     if force and not (summary and force_token and summary.force_token == force_token):

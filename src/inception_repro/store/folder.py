@@ -8,6 +8,7 @@ training the same run.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -72,6 +73,19 @@ class RunFolder:
         """A grid worker's output for this run (ablate --jobs), beside the folder like the lock."""
         return self.root.parent / f".{self.root.name}.log"
 
+    def check_usable(self) -> None:
+        """Refuse a run folder that is a file or lies under one, or that is, or holds, a symbolic link
+        where the run writes or deletes: its writes and deletes must stay inside the folder."""
+        blocker = next((p for p in (self.root, *self.root.parents) if p.exists() and not p.is_dir()), None)
+        if blocker is not None:
+            raise RunRecordError(f"cannot write the run folder {self.root}: {blocker} is a file, not a folder; move it "
+                                 "away or choose another results_dir=<dir>")
+        for path in (self.root, self.summary, self.config, self.metrics, self.checkpoints, self.last_checkpoint,
+                     self.root / "wandb"):
+            if path.is_symlink():
+                raise RunRecordError(f"refusing to use {path}: it is a symbolic link (to {os.readlink(path)}), and a run "
+                                     "writes and deletes only inside its own folder; replace the link with a real folder or file")
+
     def read_summary(self) -> Summary | None:
         """The summary, or None if the run never started; a corrupt or hand-edited file raises with the fix."""
         if not self.summary.exists():
@@ -121,6 +135,7 @@ class RunFolder:
         """
         if not self.root.exists():
             return
+        self.check_usable()
         refusal = f"refusing to delete {self.root}"
         if not self.summary.is_file():
             raise RunRecordError(f"{refusal}: it is not a run folder (no summary.json); move it away or choose another run_dir")

@@ -73,6 +73,7 @@ def reopen_run(cfg: DictConfig) -> None:
 def begin(folder: RunFolder, cfg: DictConfig, action: str, costs: dict[str, Any]) -> Session:
     """Start (or resume) the run ``cfg`` in ``folder`` as ``decide`` said (hold its lock): its record
     says ``incomplete`` until ``finish``. ``costs``: the network's params, macs and grid sizes."""
+    folder.check_usable()
     if action == RESTART:
         folder.clear(run_identity(cfg))
     folder.remove_partial_writes()

@@ -41,7 +41,7 @@ def build_trainer(t: DictConfig, root: Path, last_checkpoint: Path, identity: di
             callbacks=[checkpoint, throughput, ExactResume(), GradNorm(), progress],
             plugins=[*parallel_plugins(t.accelerator, t.sync_batchnorm), AtomicCheckpointIO()],
         )
-    except (MisconfigurationException, ValueError, TypeError) as error:
+    except (MisconfigurationException, ValueError, TypeError, ModuleNotFoundError) as error:  # e.g. tpu without torch_xla
         raise ConfigError(f"bad trainer config: {' '.join(str(error).split())}") from None
 
 
