@@ -183,7 +183,7 @@ def test_killed_grid_resumes_the_same_runs_and_wandb_ids(tmp_path, tmp_path_fact
 def test_a_run_killed_during_its_final_test_resumes_bitwise(tmp_path, fmnist_cache):
     """A real SIGKILL once the last validation is logged (a test set large enough to be mid-test then):
     the same command validates and tests again, to the uninterrupted run's summary and history."""
-    overrides = [*short_run_overrides(tmp_path / "killed", fmnist_cache), "data.test_subset=10000"]
+    overrides = [*short_run_overrides(tmp_path / "killed", fmnist_cache), "data.test_subset=2000"]
     argv = ["ablation=aux", "variant=bn", *overrides]
     reference = [o.replace(str(tmp_path / "killed"), str(tmp_path / "reference")) for o in argv]
     assert train.main(reference) == 0
