@@ -138,13 +138,19 @@ def kill_once_logged(module: str, argv: list[str], metrics: Path, step: int, log
     assert status == -signal.SIGKILL, log.read_text()[-3000:]
 
 
+def _default_sigint() -> None:
+    """A child started from a background job inherits SIGINT ignored, and Python then never raises
+    KeyboardInterrupt: give it the default, as a terminal's Ctrl-C finds it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def signal_once_logged(module: str, argv: list[str], metrics: Path, step: int, log: Path, signum: int) -> int:
     """Start ``python -m module argv``; send ``signum`` to its whole process group once ``metrics`` has
     a row at ``step`` or later; its exit status (stderr in ``log``)."""
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
     with open(log, "w") as err:
         child = subprocess.Popen([sys.executable, "-m", module, *argv], stdout=subprocess.DEVNULL, stderr=err,
-                                 env=env, start_new_session=True)
+                                 env=env, start_new_session=True, preexec_fn=_default_sigint)
         deadline = time.monotonic() + 300
         while child.poll() is None and time.monotonic() < deadline:
             if any(s >= step for s in _logged_steps(metrics)):

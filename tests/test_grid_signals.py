@@ -40,18 +40,23 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _rows(history: Path) -> int:
+    return len(history.read_text().splitlines()) if history.is_file() else 0
+
+
 def _start_grid(tmp_path: Path, fmnist_cache: Path) -> tuple[subprocess.Popen, list[str], list[int]]:
-    """``ablate aux --jobs 2``, once both workers train (a history row in two run folders); the grid and its workers."""
+    """``ablate aux --jobs 2``, once both workers train (new history rows in two run folders); the grid and its workers."""
     argv = ["aux", "--seeds", "1", "--jobs", "2", "--", *short_run_overrides(tmp_path, fmnist_cache),
             "trainer.checkpoint_every_n_steps=1"]
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
     with open(tmp_path / "grid.log", "w") as log:
         grid = subprocess.Popen([sys.executable, "-m", "inception_repro.ablate", *argv], stdout=subprocess.DEVNULL,
                                 stderr=log, env=env, start_new_session=True)
+    histories = [run_folder(tmp_path, variant=v) / "metrics.csv" for v in ("none", "plain", "bn")]
+    before = [_rows(h) for h in histories]  # a resumed grid's runs have rows already
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and grid.poll() is None:
-        histories = [run_folder(tmp_path, variant=v) / "metrics.csv" for v in ("none", "plain", "bn")]
-        if sum(h.is_file() and len(h.read_text().splitlines()) > 1 for h in histories) >= 2:
+        if sum(_rows(h) > max(n, 1) for h, n in zip(histories, before)) >= 2:
             break
         time.sleep(0.01)
     workers = [pid for pid in _children(grid.pid) if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text()]
@@ -59,33 +64,37 @@ def _start_grid(tmp_path: Path, fmnist_cache: Path) -> tuple[subprocess.Popen, l
     return grid, argv, workers
 
 
-def _stopped_and_resumed(tmp_path: Path, argv: list[str], workers: list[int]) -> None:
+def _gone(workers: list[int]) -> None:
     deadline = time.monotonic() + 120
     while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(_alive(pid) for pid in workers), "grid workers outlived the grid"
-    statuses = [json.loads((run_folder(tmp_path, variant=v) / "summary.json").read_text())["status"]
-                for v in ("none", "plain", "bn") if (run_folder(tmp_path, variant=v) / "summary.json").is_file()]
-    assert "incomplete" in statuses
-    rerun = subprocess.run([sys.executable, "-m", "inception_repro.ablate", *argv], capture_output=True, text=True,
-                           env={**os.environ, "WANDB_MODE": "offline"}, timeout=600)
-    assert rerun.returncode == 0, rerun.stderr[-2000:]
-    for variant in ("none", "plain", "bn"):
-        assert json.loads((run_folder(tmp_path, variant=variant) / "summary.json").read_text())["status"] == "complete"
 
 
-def test_sigterm_stops_the_grid_and_its_workers_in_one_line(tmp_path, fmnist_cache):
+def _statuses(tmp_path: Path) -> list[str]:
+    summaries = [run_folder(tmp_path, variant=v) / "summary.json" for v in ("none", "plain", "bn")]
+    return [json.loads(s.read_text())["status"] for s in summaries if s.is_file()]
+
+
+def test_a_stopped_or_killed_grid_takes_its_workers_with_it_and_resumes(tmp_path, fmnist_cache):
+    """SIGTERM: exit 143, one line, workers gone; started again and then killed with SIGKILL: workers
+    gone; started a third time: every run complete."""
     grid, argv, workers = _start_grid(tmp_path, fmnist_cache)
     grid.send_signal(signal.SIGTERM)
     assert grid.wait(timeout=120) == 143
     errors = [row for row in (tmp_path / "grid.log").read_text().splitlines() if row.startswith("error:")]
     assert errors == ["error: the grid was stopped by SIGTERM; each run in training saved its checkpoint: "
                       "run the same command to resume"], (tmp_path / "grid.log").read_text()[-2000:]
-    _stopped_and_resumed(tmp_path, argv, workers)
+    _gone(workers)
+    assert "incomplete" in _statuses(tmp_path)
 
-
-def test_workers_stop_when_the_grid_is_killed(tmp_path, fmnist_cache):
     grid, argv, workers = _start_grid(tmp_path, fmnist_cache)
     grid.kill()
     assert grid.wait(timeout=60) == -signal.SIGKILL
-    _stopped_and_resumed(tmp_path, argv, workers)
+    _gone(workers)
+    assert "incomplete" in _statuses(tmp_path)
+
+    rerun = subprocess.run([sys.executable, "-m", "inception_repro.ablate", *argv], capture_output=True, text=True,
+                           env={**os.environ, "WANDB_MODE": "offline"}, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert _statuses(tmp_path) == ["complete"] * 3

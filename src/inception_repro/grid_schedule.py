@@ -92,14 +92,15 @@ def _sigterm_stops(pool: ProcessPoolExecutor) -> Iterator[None]:
 
 
 _grid_process: int | None = None  # in a worker: the grid's process id
+_training = False  # in a worker: whether it is in a run
 
 
 def _grid_worker(parent: int) -> None:
-    """A grid worker: it gets SIGTERM when the grid's process dies, even by SIGKILL (idle, it ends;
-    training, its run saves the checkpoint and stops, and ``train_in_worker`` ends the worker);
-    Lightning's info lines off (its run's log file keeps the rest)."""
+    """A grid worker: it gets SIGTERM when the grid's process dies, even by SIGKILL; Lightning's info
+    lines off (its run's log file keeps the rest)."""
     global _grid_process
     _grid_process = parent
+    signal.signal(signal.SIGTERM, _on_sigterm)
     if sys.platform == "linux":
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != parent:  # the grid died before the line above
@@ -108,15 +109,27 @@ def _grid_worker(parent: int) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+def _on_sigterm(signum: int, _frame: Any) -> None:
+    """A worker's SIGTERM, never a death mid-write (the pool's queues have locks a killed worker keeps).
+    In a run, Lightning's own handler (called with this one) stops it at the end of its step, and
+    ``train_in_worker`` ends the worker if the grid has died. Out of a run: the worker ends at once if
+    the grid has died; if the grid stops, it sends no more runs and its shutdown ends the worker."""
+    if not _training and _grid_process is not None and os.getppid() != _grid_process:
+        os._exit(128 + signum)
+
+
 def train_in_worker(cfg: DictConfig) -> Summary | None:
     """``train_run`` in a grid worker, its output in ``.seed<k>.log`` beside the run folder. A worker
     whose grid died meanwhile ends here: nothing would give it another run or read this one's result."""
+    global _training
     folder = RunFolder(Path(cfg.run_dir))
     folder.root.parent.mkdir(parents=True, exist_ok=True)
+    _training = True
     try:
         with open(folder.log_path, "a") as log, redirect_stdout(log), redirect_stderr(log):
             return train_run(cfg)
     finally:
+        _training = False
         if _grid_process is not None and os.getppid() != _grid_process:
             os._exit(128 + signal.SIGTERM)
 
