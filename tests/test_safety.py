@@ -354,3 +354,15 @@ def test_a_symlink_in_a_run_folder_is_refused_before_any_write_or_delete(linked,
     line = error_line(capsys)
     assert "is a symbolic link" in line and "a run writes and deletes only inside its own folder" in line, line
     assert sorted((p, p.read_bytes()) for p in elsewhere.rglob("*") if p.is_file()) == before
+
+
+def test_forcing_a_run_into_a_folder_that_is_not_one_is_refused_before_anything_is_written(tmp_path, capsys):
+    """``--force run_dir=<the results folder>``: refused by the store's decision, before a lock file appears beside it."""
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "notes.txt").write_text("keep me")
+    argv = ["--force", "ablation=aux", "variant=bn", "scale=cpu", f"results_dir={tmp_path / 'results'}",
+            f"run_dir={tmp_path / 'results'}", "allow_outside_results=true"]
+    assert train.main(argv) == 2
+    line = error_line(capsys)
+    assert "refusing to delete" in line and "it is not a run folder" in line, line
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["notes.txt", "results"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from omegaconf import DictConfig
 
 from inception_repro.store.folder import RunFolder
+from inception_repro.store.identity import run_identity
 
 SKIP, FAILED, RESUME, TRAIN, RETRY, RESTART, SHARE = "skip", "failed", "resume", "train", "retry", "restart", "share"
 RECORDED = (SKIP, FAILED)
@@ -27,6 +28,8 @@ def decide(folder: RunFolder, cfg: DictConfig, force: bool = False, force_token:
     summary = folder.read_summary()
     resumable = folder.last_checkpoint.exists()
     if force and not (summary and force_token and summary.force_token == force_token):
+        if folder.root.exists():  # refused now, before a lock or anything else is written
+            folder.check_clearable(run_identity(cfg))
         return RESTART
     if summary is None:
         return TRAIN

@@ -135,6 +135,11 @@ class RunFolder:
         """
         if not self.root.exists():
             return
+        self.check_clearable(identity)
+        shutil.rmtree(self.root)
+
+    def check_clearable(self, identity: dict[str, Any]) -> None:
+        """Raise unless ``clear`` may remove this existing folder: a run folder recording ``identity``."""
         self.check_usable()
         refusal = f"refusing to delete {self.root}"
         if not self.summary.is_file():
@@ -144,7 +149,6 @@ class RunFolder:
             raise RunRecordError(f"{refusal}: its {problem}; delete the folder yourself if it is a run")
         if not _same_run(recorded, identity):
             raise RunRecordError(f"{refusal}: it records another run than {identity}; move it away or choose another run_dir")
-        shutil.rmtree(self.root)
 
     def write_shared(self, source: RunFolder, cfg: DictConfig, identity: dict[str, Any]) -> None:
         """Record the complete run in ``source`` (the same config, trained for another grid) as this
