@@ -13,6 +13,7 @@ from omegaconf import DictConfig
 
 from inception_repro.bench.probe_stats import Comparison, probe_result
 from inception_repro.config import compose_run
+from inception_repro.metrics import STUDY_METRIC
 from inception_repro.provenance import atomic_write
 from inception_repro.store import config_hash
 from inception_repro.train import train_run
@@ -25,7 +26,7 @@ def run_config(ablation: str, variant: str, seed: int, overrides: list[str]) -> 
 
 
 def run_record(summary: dict[str, Any], ablation: str, variant: str, seed: int) -> dict[str, Any]:
-    keys = ("status", "test_top1", "wall_time_s", "grid_sizes", "train_images_per_s", "config_hash", "git_commit")
+    keys = ("status", STUDY_METRIC, "wall_time_s", "grid_sizes", "train_images_per_s", "config_hash", "git_commit")
     return {"ablation": ablation, "variant": variant, "seed": seed, **{k: summary.get(k) for k in keys}}
 
 

@@ -15,6 +15,7 @@ import torch
 
 from inception_repro.analysis.power import ALPHA, POWER, minimum_detectable_effect
 from inception_repro.analysis.stats import pooled_sd, summarize
+from inception_repro.metrics import STUDY_METRIC
 from inception_repro.provenance import provenance
 
 
@@ -39,7 +40,7 @@ def detectable_effect(sd: float, n: int) -> float | None:
 
 def comparison_stats(done: list[dict[str, Any]], comparison: Comparison) -> dict[str, Any]:
     """The paired deltas of one comparison over the seeds where both of its runs are complete."""
-    by_variant = {v: {r["seed"]: r["test_top1"] for r in done if (r["ablation"], r["variant"]) == (comparison.ablation, v)}
+    by_variant = {v: {r["seed"]: r[STUDY_METRIC] for r in done if (r["ablation"], r["variant"]) == (comparison.ablation, v)}
                   for v in (comparison.control, comparison.variant)}
     seeds = sorted(set(by_variant[comparison.control]) & set(by_variant[comparison.variant]))
     deltas = [100.0 * (by_variant[comparison.variant][k] - by_variant[comparison.control][k]) for k in seeds]
