@@ -42,8 +42,7 @@ from inception_repro.slurm import LAUNCHERS, check_launcher, is_hydra_override, 
 from inception_repro.grid_schedule import check_jobs, default_jobs, record_share, train_all
 
 console = Console()
-GRID_KEYS = ("ablation", "variant", "seed", "run_dir")
-PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies  # set per run by the grid, never by its overrides
+GRID_KEYS = ("ablation", "variant", "seed", "run_dir")  # set per run by the grid, never by its overrides
 
 
 def parse_seeds(text: str) -> list[int]:

@@ -23,3 +23,6 @@ class Stopped(UserError):
     def __init__(self, message: str, signum: int) -> None:
         super().__init__(message)
         self.exit_status = 128 + signum
+
+    def __reduce__(self):  # a grid worker's Stopped travels back to the grid pickled
+        return type(self), (str(self), self.exit_status - 128)

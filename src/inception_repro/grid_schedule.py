@@ -12,6 +12,8 @@ import logging
 import os
 import signal
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
@@ -79,7 +81,9 @@ def _sigterm_stops(pool: ProcessPoolExecutor) -> Iterator[None]:
     gets one too, saves its run's checkpoint at the end of the step and stops; the grid then exits 143."""
 
     def stop(signum: int, _frame: Any) -> None:
-        for process in list((pool._processes or {}).values()):  # the pool's workers (CPython keeps them there)
+        workers = list((pool._processes or {}).values())  # CPython keeps them there; shutdown forgets them
+        pool.shutdown(wait=False, cancel_futures=True)  # no queued run starts
+        for process in workers:
             process.terminate()
         raise Stopped("the grid was stopped by SIGTERM; each run in training saved its checkpoint: "
                       "run the same command to resume", signum)
@@ -93,6 +97,7 @@ def _sigterm_stops(pool: ProcessPoolExecutor) -> Iterator[None]:
 
 _grid_process: int | None = None  # in a worker: the grid's process id
 _training = False  # in a worker: whether it is in a run
+_stopping = False  # in a worker: whether it got SIGTERM
 
 
 def _grid_worker(parent: int) -> None:
@@ -111,17 +116,32 @@ def _grid_worker(parent: int) -> None:
 
 def _on_sigterm(signum: int, _frame: Any) -> None:
     """A worker's SIGTERM, never a death mid-write (the pool's queues have locks a killed worker keeps).
-    In a run, Lightning's own handler (called with this one) stops it at the end of its step, and
-    ``train_in_worker`` ends the worker if the grid has died. Out of a run: the worker ends at once if
-    the grid has died; if the grid stops, it sends no more runs and its shutdown ends the worker."""
+    In a run, Lightning's handler stops it at the end of its step: it is called with this one while
+    Lightning trains or tests, and the signal is sent again once it is (``_pass_to_lightning``);
+    ``train_in_worker`` then ends the worker if the grid has died, and starts no other run. Out of a
+    run, the worker ends at once if the grid has died; if the grid stops, its shutdown ends it."""
+    global _stopping
     if not _training and _grid_process is not None and os.getppid() != _grid_process:
         os._exit(128 + signum)
+    if _training and not _stopping:
+        threading.Thread(target=_pass_to_lightning, daemon=True).start()
+    _stopping = True
+
+
+def _pass_to_lightning() -> None:
+    """Send SIGTERM again once Lightning's handler is installed (a fit or test started), while the run lasts."""
+    while _training and signal.getsignal(signal.SIGTERM) is _on_sigterm:
+        time.sleep(0.1)
+    if _training:
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def train_in_worker(cfg: DictConfig) -> Summary | None:
     """``train_run`` in a grid worker, its output in ``.seed<k>.log`` beside the run folder. A worker
     whose grid died meanwhile ends here: nothing would give it another run or read this one's result."""
     global _training
+    if _stopping:
+        raise Stopped(f"{cfg.run_dir}: not started, the grid is stopping", signal.SIGTERM)
     folder = RunFolder(Path(cfg.run_dir))
     folder.root.parent.mkdir(parents=True, exist_ok=True)
     _training = True

@@ -248,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
         if "--cfg" in args:
             return _print_config(args)
         summary = train_run(compose_run([a for a in args if a != "--force"]), force="--force" in args)
+        if summary is None:  # a DDP rank > 0: rank 0 records and reports the run
+            return 0
         shown = summary.to_dict()
         print({k: shown[k] for k in ("status", "test_top1", "test_top1_raw", "wall_time_s", "failure") if k in shown})
         return 0 if summary.status == "complete" else 1
