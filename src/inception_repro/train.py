@@ -32,6 +32,7 @@ from inception_repro.paths import CONFIG_DIR
 from inception_repro.store import RECORDED, RunFolder, Session, Summary, begin, checkpoint_identity, decide, finish, recorded
 from inception_repro.training.builders import build_datamodule, build_module, build_network
 from inception_repro.training.callbacks import ThroughputMonitor
+from inception_repro.training.checkpoint import LastCheckpoint
 from inception_repro.training.history import HistoryLogger
 from inception_repro.training.module import InceptionLitModule
 from inception_repro.training.tracking import make_wandb_logger
@@ -108,7 +109,7 @@ def _record_fit(cfg: DictConfig, run: PreparedRun, session: Session) -> Summary:
         status, fields = "failed", {"failure": str(error)}
     except SIGTERMException:
         fields = {"failure": "stopped by SIGTERM"}
-        raise Stopped(f"stopped by SIGTERM at step {trainer.global_step}; {_resumes_from(session.folder)}", 15) from None
+        raise Stopped(f"stopped by SIGTERM at step {trainer.global_step}; {_resumes_from(session.folder, clock)}", 15) from None
     except SystemExit:
         if not trainer.interrupted:
             raise
@@ -129,11 +130,12 @@ def _record_fit(cfg: DictConfig, run: PreparedRun, session: Session) -> Summary:
     return summary
 
 
-def _resumes_from(folder: RunFolder) -> str:
+def _resumes_from(folder: RunFolder, checkpoint: LastCheckpoint) -> str:
+    """Where the same command resumes: the step of the last checkpoint saved (or restored), not read
+    back from the file (435 MB at full width, within SLURM's grace period)."""
     if not folder.last_checkpoint.exists():
         return "it had no checkpoint yet: the same command starts it again"
-    step = torch.load(folder.last_checkpoint, map_location="cpu", weights_only=True)["global_step"]
-    return f"run the same command to resume it from its checkpoint at step {step}"
+    return f"run the same command to resume it from its checkpoint at step {checkpoint.saved_step}"
 
 
 def _fit(cfg: DictConfig, run: PreparedRun, resume_from: Path | None, loggers: list) -> dict[str, float]:
