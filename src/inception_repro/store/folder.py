@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from inception_repro.errors import UserError
 from inception_repro.provenance import atomic_write
 from inception_repro.store.identity import config_hash
-from inception_repro.store.summary import Summary, load_summary
+from inception_repro.store.summary import Summary, SummaryProblem, load_summary, read_json
 
 
 class RunRecordError(UserError):
@@ -90,12 +90,15 @@ class RunFolder:
         """The summary, or None if the run never started; a corrupt or hand-edited file raises with the fix."""
         if not self.summary.exists():
             return None
-        data, problem = load_summary(self.summary)
-        if problem:
+        data, problem = read_json(self.summary)
+        try:
+            if problem:
+                raise SummaryProblem(problem)
+            return Summary.from_dict(data)  # checked once, as it is read
+        except SummaryProblem as broken:
             raise RunRecordError(
-                f"{self.summary} is a broken record ({problem}); delete the run folder {self.root} to train that run again"
-            )
-        return Summary.from_dict(data)
+                f"{self.summary} is a broken record ({broken}); delete the run folder {self.root} to train that run again"
+            ) from None
 
     def write_summary(self, summary: Summary) -> None:
         self.root.mkdir(exist_ok=True)

@@ -136,21 +136,22 @@ def _has_type(value: Any, hint: Any) -> bool:
     return False
 
 
-def load_summary(path: Path, expected: dict[str, Any] | None = None) -> tuple[Any, str | None]:
-    """summary.json's raw content and why it cannot be trusted (None if it can)."""
+def read_json(path: Path) -> tuple[Any, str | None]:
+    """summary.json's raw content, or None and why it cannot be read as JSON."""
     if not path.is_file():
         return None, "summary.json missing"
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8")), None
     except json.JSONDecodeError as err:
         return None, f"summary.json is not valid JSON ({err})"
     except (OSError, UnicodeDecodeError) as err:
         return None, f"summary.json is unreadable ({type(err).__name__}: {err})"
-    try:
-        Summary.from_dict(data, expected)
-    except SummaryProblem as problem:
-        return data, str(problem)
-    return data, None
+
+
+def load_summary(path: Path, expected: dict[str, Any] | None = None) -> tuple[Any, str | None]:
+    """summary.json's raw content and why it cannot be trusted (None if it can)."""
+    data, problem = read_json(path)
+    return data, problem or summary_problem(data, expected)
 
 
 def summary_problem(data: Any, expected: dict[str, Any] | None = None) -> str | None:
